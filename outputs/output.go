@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/lannerhq/lanner/alert"
@@ -96,4 +97,9 @@ func RetryAfterOf(err error) time.Duration {
 		return ra.After
 	}
 	return 0
+}
+
+// Deps are what the router hands every output constructor.
+type Deps struct {
+	Logger *slog.Logger
 }
