@@ -6,6 +6,7 @@ package outputs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,4 +103,27 @@ func RetryAfterOf(err error) time.Duration {
 // Deps are what the router hands every output constructor.
 type Deps struct {
 	Logger *slog.Logger
+}
+
+// falcoPayload is falcosidekick's FalcoPayload: the alert in the field order
+// and with the omitempty rules falcosidekick uses when it forwards an alert.
+type falcoPayload struct {
+	UUID         string         `json:"uuid,omitempty"`
+	Output       string         `json:"output"`
+	Priority     alert.Priority `json:"priority"`
+	Rule         string         `json:"rule"`
+	Time         time.Time      `json:"time"`
+	OutputFields map[string]any `json:"output_fields"`
+	Source       string         `json:"source"`
+	Tags         []string       `json:"tags,omitempty"`
+	Hostname     string         `json:"hostname,omitempty"`
+}
+
+// FalcoJSON encodes a as falcosidekick forwards an alert (its webhook body,
+// its Loki JSON line), so receivers built for falcosidekick read it unchanged.
+func FalcoJSON(a *alert.Alert) ([]byte, error) {
+	return json.Marshal(falcoPayload{
+		UUID: a.UUID, Output: a.Output, Priority: a.Priority, Rule: a.Rule, Time: a.Time,
+		OutputFields: a.OutputFields, Source: a.Source, Tags: a.Tags, Hostname: a.Hostname,
+	})
 }

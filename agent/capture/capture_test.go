@@ -1,0 +1,485 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("LANNER_REQUIRE_PRIVILEGED") == "1" {
+		t.Fatal("needs root (LANNER_REQUIRE_PRIVILEGED=1)")
+	}
+	t.Skip("needs root to load eBPF programs")
+}
+
+// rec is a deep copy of an Event that outlives the Read callback.
+type rec struct {
+	Event
+	path, path2, path3, argv, env, exe, cwd, cgroup, comm string
+	sa                                                    SockAddr
+	saOK                                                  bool
+	tuple                                                 Tuple
+	tupleOK                                               bool
+}
+
+func (r rec) String() string {
+	return fmt.Sprintf("%s %s pid=%d tid=%d ppid=%d ret=%d comm=%q path=%q path2=%q exe=%q args=%x",
+		r.Kind, r.SyscallName(), r.PID, r.TID, r.PPID, r.Ret, r.comm, r.path, r.path2, r.exe, r.Args)
+}
+
+func copyEvent(e *Event) rec {
+	r := rec{Event: *e,
+		path: string(e.Path), path2: string(e.Path2), path3: string(e.Path3),
+		argv: string(e.Argv), env: string(e.Env), exe: string(e.Exe), cwd: string(e.Cwd),
+		cgroup: string(e.Cgroup), comm: string(e.Comm)}
+	r.sa, r.saOK = e.SockAddr()
+	if r.saOK {
+		r.sa.Path = bytes.Clone(r.sa.Path)
+	}
+	r.tuple, r.tupleOK = e.Tuple()
+	r.Event.Path, r.Event.Path2, r.Event.Path3, r.Event.Argv, r.Event.Env = nil, nil, nil, nil, nil
+	r.Event.Exe, r.Event.Cwd, r.Event.Cgroup, r.Event.Comm, r.Event.Addr = nil, nil, nil, nil, nil
+	r.Event.pathBuf = nil
+	return r
+}
+
+// collector runs Read in the background and keeps copies of the events
+// that keep() accepts.
+type collector struct {
+	c    *Capture
+	mu   sync.Mutex
+	recs []rec
+	keep func(*Event) bool
+	done chan error
+}
+
+func startCapture(t *testing.T, cfg Config, syscalls []string, keep func(*Event) bool) *collector {
+	t.Helper()
+	requireRoot(t)
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := c.SetSyscallNames(syscalls); err != nil {
+		t.Fatalf("SetSyscallNames: %v", err)
+	}
+	col := &collector{c: c, keep: keep, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		col.done <- c.Read(ctx, func(e *Event) error {
+			if col.keep == nil || col.keep(e) {
+				r := copyEvent(e)
+				col.mu.Lock()
+				col.recs = append(col.recs, r)
+				col.mu.Unlock()
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-col.done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Read: %v", err)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return col
+}
+
+// wait returns the first kept event matching match, waiting up to 5s.
+func (col *collector) wait(t *testing.T, what string, match func(rec) bool) rec {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		col.mu.Lock()
+		for _, r := range col.recs {
+			if match(r) {
+				col.mu.Unlock()
+				return r
+			}
+		}
+		n := len(col.recs)
+		col.mu.Unlock()
+		if time.Now().After(deadline) {
+			col.mu.Lock()
+			for _, r := range col.recs[max(0, n-40):] {
+				t.Log(r)
+			}
+			col.mu.Unlock()
+			t.Fatalf("no event: %s (%d kept)", what, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runCmd runs a command and returns its pid after it exited.
+func runCmd(t *testing.T, name string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("%s %v: %v: %s", name, args, err, out)
+	}
+	return cmd.Process.Pid
+}
+
+// runHelper runs this test binary as a helper process (see helper_test.go).
+func runHelper(t *testing.T, mode string, args ...string) (pid int, out string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LANNER_CAPTURE_HELPER="+mode, "LANNER_CAPTURE_HELPER_ARGS="+strings.Join(args, " "))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil && mode != "memfd-exec" {
+		t.Fatalf("helper %s: %v: %s", mode, err, stderr.String())
+	}
+	return cmd.Process.Pid, stdout.String()
+}
+
+func TestCaptureFileEvents(t *testing.T) {
+	dir := t.TempDir()
+	col := startCapture(t, Config{}, []string{
+		"open", "openat", "openat2", "symlink", "symlinkat", "link", "linkat", "unlinkat", "mkdirat",
+	}, func(e *Event) bool { return e.Kind == KindSyscall && e.Syscall != 0 })
+
+	t.Run("read /etc/shadow", func(t *testing.T) {
+		pid := runCmd(t, "cat", "/etc/shadow")
+		r := col.wait(t, "openat /etc/shadow", func(r rec) bool { return r.PID == uint32(pid) && r.path == "/etc/shadow" })
+		if r.SyscallName() != "openat" || r.Ret < 0 || r.Args[2]&unix.O_ACCMODE != unix.O_RDONLY || r.comm != "cat" {
+			t.Errorf("got %v flags=%#x", r, r.Args[2])
+		}
+		if r.PPID != uint32(os.Getpid()) {
+			t.Errorf("ppid = %d, want %d", r.PPID, os.Getpid())
+		}
+	})
+	t.Run("symlink and link", func(t *testing.T) {
+		target := filepath.Join(dir, "shadow")
+		if err := os.WriteFile(target, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sl := filepath.Join(dir, "sym")
+		pid := runCmd(t, "ln", "-s", "/etc/shadow", sl)
+		r := col.wait(t, "symlink", func(r rec) bool { return r.PID == uint32(pid) && strings.HasPrefix(r.SyscallName(), "symlink") })
+		if r.path != "/etc/shadow" || r.path2 != sl || r.Ret != 0 {
+			t.Errorf("symlink: %v", r)
+		}
+		hl := filepath.Join(dir, "hard")
+		pid = runCmd(t, "ln", target, hl)
+		r = col.wait(t, "link", func(r rec) bool { return r.PID == uint32(pid) && strings.HasPrefix(r.SyscallName(), "link") })
+		if r.path != target || r.path2 != hl || r.Ret != 0 {
+			t.Errorf("link: %v", r)
+		}
+	})
+	t.Run("truncate", func(t *testing.T) {
+		f := filepath.Join(dir, "app.log")
+		if err := os.WriteFile(f, []byte("log line\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pid := runCmd(t, "/bin/sh", "-c", ": > "+f)
+		r := col.wait(t, "open O_TRUNC", func(r rec) bool { return r.PID == uint32(pid) && r.path == f })
+		if r.Args[2]&unix.O_TRUNC == 0 || r.Ret < 0 {
+			t.Errorf("truncate: %v flags=%#x", r, r.Args[2])
+		}
+	})
+	t.Run("../ traversal kept raw", func(t *testing.T) {
+		sub := filepath.Join(dir, "a")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		raw := sub + "/../shadow"
+		pid := runCmd(t, "cat", raw)
+		r := col.wait(t, "open ../", func(r rec) bool { return r.PID == uint32(pid) && strings.Contains(r.path, "../") })
+		if r.path != raw || r.Ret < 0 {
+			t.Errorf("traversal: %v", r)
+		}
+	})
+}
+
+func TestCaptureExec(t *testing.T) {
+	col := startCapture(t, Config{}, []string{"execve", "execveat", "memfd_create"}, nil)
+	wd, _ := os.Getwd()
+
+	t.Run("shell from a non-shell parent", func(t *testing.T) {
+		pid := runCmd(t, "/bin/sh", "-c", "exit 0")
+		r := col.wait(t, "exec sh", func(r rec) bool { return r.Kind == KindExec && r.PID == uint32(pid) })
+		want := "/bin/sh\x00-c\x00exit 0"
+		real, _ := filepath.EvalSymlinks("/bin/sh")
+		if r.SyscallName() != "execve" || r.path != "/bin/sh" || r.argv != want || r.exe != real ||
+			r.PPID != uint32(os.Getpid()) || r.cwd != wd || r.comm != "sh" {
+			t.Errorf("exec: %v argv=%q exe=%q cwd=%q", r, r.argv, r.exe, r.cwd)
+		}
+		if !strings.HasPrefix(r.cgroup, "/") || r.env == "" {
+			t.Errorf("exec: cgroup=%q env=%q", r.cgroup, r.env)
+		}
+		if r.Flags&FlagExeWritable == 0 { // root may write anything
+			t.Errorf("exec: flags=%#x, want writable for root", r.Flags)
+		}
+	})
+	t.Run("from /dev/shm", func(t *testing.T) {
+		bin, err := os.ReadFile("/bin/true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := fmt.Sprintf("/dev/shm/lanner-test-true-%d", os.Getpid())
+		if err := os.WriteFile(p, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(p)
+		pid := runCmd(t, p)
+		r := col.wait(t, "exec /dev/shm", func(r rec) bool { return r.Kind == KindExec && r.PID == uint32(pid) })
+		if r.exe != p || r.path != p {
+			t.Errorf("exec /dev/shm: %v", r)
+		}
+	})
+	t.Run("memfd", func(t *testing.T) {
+		pid, _ := runHelper(t, "memfd-exec", "lanner-memfd")
+		m := col.wait(t, "memfd_create", func(r rec) bool { return r.Kind == KindSyscall && r.PID == uint32(pid) && r.SyscallName() == "memfd_create" })
+		if m.path != "lanner-memfd" || m.Ret < 0 {
+			t.Errorf("memfd_create: %v", m)
+		}
+		r := col.wait(t, "exec memfd", func(r rec) bool {
+			return r.Kind == KindExec && r.PID == uint32(pid) && r.SyscallName() == "execveat"
+		})
+		if r.SyscallName() != "execveat" || r.Flags&FlagExeMemfd == 0 || !strings.HasPrefix(r.exe, "memfd:lanner-memfd") {
+			t.Errorf("exec memfd: %v flags=%#x", r, r.Flags)
+		}
+	})
+	t.Run("failed exec carries the path", func(t *testing.T) {
+		cmd := exec.Command("/nonexistent/lanner-nope")
+		_ = cmd.Run() // fails in the child after fork: Go reports the exec error
+		col.wait(t, "failed execve", func(r rec) bool {
+			return r.Kind == KindSyscall && r.SyscallName() == "execve" && r.path == "/nonexistent/lanner-nope" && r.Ret == -int64(unix.ENOENT)
+		})
+	})
+}
+
+func TestCapturePtrace(t *testing.T) {
+	col := startCapture(t, Config{}, []string{"ptrace"}, func(e *Event) bool { return e.Kind == KindSyscall })
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+
+	pid, _ := runHelper(t, "ptrace-attach", strconv.Itoa(sleeper.Process.Pid))
+	r := col.wait(t, "PTRACE_ATTACH", func(r rec) bool { return r.PID == uint32(pid) && r.Args[0] == unix.PTRACE_ATTACH })
+	if r.Args[1] != uint64(sleeper.Process.Pid) || r.Ret != 0 {
+		t.Errorf("attach: %v", r)
+	}
+	pid, _ = runHelper(t, "traceme")
+	r = col.wait(t, "PTRACE_TRACEME", func(r rec) bool { return r.PID == uint32(pid) && r.SyscallName() == "ptrace" })
+	if r.Args[0] != unix.PTRACE_TRACEME || r.Ret != 0 {
+		t.Errorf("traceme: %v", r)
+	}
+}
+
+func TestCaptureConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	col := startCapture(t, Config{}, []string{"connect", "socket"}, func(e *Event) bool { return e.Kind == KindSyscall })
+	pid, _ := runHelper(t, "connect", ln.Addr().String())
+	r := col.wait(t, "connect", func(r rec) bool {
+		return r.PID == uint32(pid) && r.SyscallName() == "connect" && r.saOK && r.sa.Family == AFInet
+	})
+	// Go connects non-blocking: 0 or -EINPROGRESS.
+	if r.sa.IP.String() != "127.0.0.1" || r.sa.Port != port || (r.Ret != 0 && r.Ret != -int64(unix.EINPROGRESS)) {
+		t.Errorf("connect: %v sa=%+v", r, r.sa)
+	}
+	if !r.tupleOK || r.tuple.DstPort != port || r.tuple.SrcIP.String() != "127.0.0.1" || r.tuple.SrcPort == 0 {
+		t.Errorf("connect tuple: %+v ok=%v", r.tuple, r.tupleOK)
+	}
+}
+
+func TestCaptureLifecycle(t *testing.T) {
+	// The test process forks sh itself, so it must not exclude itself.
+	col := startCapture(t, Config{IncludeSelf: true}, nil, func(e *Event) bool { return e.Kind != KindSyscall })
+	cmd := exec.Command("/bin/sh", "-c", "/bin/true; exit 3")
+	_ = cmd.Run()
+	sh := uint32(cmd.Process.Pid)
+	f := col.wait(t, "fork of sh", func(r rec) bool { return r.Kind == KindFork && r.PID == sh })
+	if f.Aux[1] != int64(os.Getpid()) || f.Flags&FlagThread != 0 {
+		t.Errorf("fork: %v aux=%v", f, f.Aux)
+	}
+	col.wait(t, "exec of sh", func(r rec) bool { return r.Kind == KindExec && r.PID == sh && r.path == "/bin/sh" })
+	child := col.wait(t, "fork by sh", func(r rec) bool { return r.Kind == KindFork && int64(r.Aux[1]) == int64(sh) })
+	tr := col.wait(t, "exec of true", func(r rec) bool { return r.Kind == KindExec && r.PID == child.PID })
+	if tr.PPID != sh || tr.path != "/bin/true" {
+		t.Errorf("exec true: %v", tr)
+	}
+	col.wait(t, "exit of true", func(r rec) bool { return r.Kind == KindExit && r.PID == child.PID && r.Ret == 0 })
+	e := col.wait(t, "exit of sh", func(r rec) bool { return r.Kind == KindExit && r.PID == sh })
+	if e.Ret != 3<<8 || e.PPID != uint32(os.Getpid()) {
+		t.Errorf("exit sh: %v", e)
+	}
+}
+
+func TestSetSyscallsLive(t *testing.T) {
+	col := startCapture(t, Config{}, nil, func(e *Event) bool { return e.Kind == KindSyscall })
+	pid := runCmd(t, "cat", "/etc/hostname")
+	time.Sleep(100 * time.Millisecond)
+	col.mu.Lock()
+	for _, r := range col.recs {
+		if r.PID == uint32(pid) {
+			t.Errorf("syscall captured while filter empty: %v", r)
+		}
+	}
+	col.mu.Unlock()
+	if _, err := col.c.SetSyscallNames([]string{"openat"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := col.c.Syscalls(); len(got) != 1 {
+		t.Errorf("Syscalls() = %v", got)
+	}
+	pid = runCmd(t, "cat", "/etc/hostname")
+	col.wait(t, "openat after SetSyscalls", func(r rec) bool { return r.PID == uint32(pid) && r.path == "/etc/hostname" })
+	if unknown, _ := col.c.SetSyscallNames([]string{"openat", "procexit"}); !slices.Equal(unknown, []string{"procexit"}) {
+		t.Errorf("unknown = %v", unknown)
+	}
+}
+
+// TestStorm runs a bounded open/close storm with a small ring: no crash, and
+// every record the kernel saw is either delivered or counted as dropped.
+func TestStorm(t *testing.T) {
+	requireRoot(t)
+	c, err := Open(Config{RingSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.SetSyscallNames([]string{"openat", "close"}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	perPID := map[uint32]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Read(ctx, func(e *Event) error {
+			if e.Kind == KindSyscall && e.SyscallName() == "openat" && string(e.Path) == "/dev/null" {
+				mu.Lock()
+				perPID[e.PID]++
+				mu.Unlock()
+			}
+			return nil
+		})
+	}()
+	pid, out := runHelper(t, "storm", "2s")
+	loops, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("storm output %q: %v", out, err)
+	}
+	// Let the reader drain, then stop it so the counters are final.
+	time.Sleep(300 * time.Millisecond)
+	if err := c.SetSyscalls(nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	<-done
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := perPID[uint32(pid)]
+	mu.Unlock()
+	t.Logf("storm: %d open/close loops, %d opens read; kernel %+v; delivered %d", loops, got, st.Total, st.Delivered)
+	if st.Total.Seen != st.Total.Sent+st.Total.DropRingFull+st.Total.DropNoRing {
+		t.Errorf("seen %d != sent %d + dropped %d", st.Total.Seen, st.Total.Sent, st.Total.DropRingFull+st.Total.DropNoRing)
+	}
+	if st.Delivered+st.DecodeErrors != st.Total.Sent {
+		t.Errorf("delivered %d + decode errors %d != sent %d", st.Delivered, st.DecodeErrors, st.Total.Sent)
+	}
+	if uint64(got) > uint64(loops) || uint64(got)+st.Total.Dropped() < uint64(loops) {
+		t.Errorf("opens read %d + dropped %d does not cover the %d the helper made", got, st.Total.Dropped(), loops)
+	}
+	if len(st.PerCPU) == 0 {
+		t.Error("no per-CPU counters")
+	}
+}
+
+func TestCloseDetaches(t *testing.T) {
+	requireRoot(t)
+	c, err := Open(Config{Syscalls: []int{2, 257}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := c.progIDs()
+	if len(ids) != 5 {
+		t.Fatalf("program ids = %v", ids)
+	}
+	if n := countLinks(t, ids); n != 5 {
+		t.Fatalf("%d links attached, want 5", n)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n := countLinks(t, ids); n != 0 {
+		t.Fatalf("%d links left after Close", n)
+	}
+	if err := c.Read(context.Background(), func(*Event) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after Close = %v", err)
+	}
+	if err := c.SetSyscalls([]int{2}); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetSyscalls after Close = %v", err)
+	}
+}
+
+func countLinks(t *testing.T, progs []ebpf.ProgramID) int {
+	t.Helper()
+	var it link.Iterator
+	defer it.Close()
+	n := 0
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil {
+			continue
+		}
+		if slices.Contains(progs, info.Program) {
+			n++
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

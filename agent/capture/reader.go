@@ -1,0 +1,234 @@
+package capture
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/lannerhq/lanner/bpf"
+)
+
+// ErrClosed is returned by Read, SetSyscalls and Stats after Close.
+var ErrClosed = errors.New("capture: closed")
+
+// Read delivers events to fn until ctx is done (returns ctx.Err()), Close is
+// called (ErrClosed) or fn returns an error (returned as is). Only one Read
+// runs at a time. Records from the per-CPU rings are merged in timestamp
+// order within each drain. The Event and its byte slices are reused: valid
+// only until fn returns. The hot path does not allocate.
+func (c *Capture) Read(ctx context.Context, fn func(*Event) error) error {
+	if !c.readMu.TryLock() {
+		return errors.New("capture: Read already running")
+	}
+	defer c.readMu.Unlock()
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	stop := context.AfterFunc(ctx, c.wake)
+	defer stop()
+
+	d := drain{
+		c:       c,
+		recs:    make([]ringbuf.Record, len(c.readers)),
+		pending: make([]bool, len(c.readers)),
+		fn:      fn,
+	}
+	events := make([]unix.EpollEvent, len(c.readers)+1)
+	timeout := int(c.cfg.FlushInterval / time.Millisecond)
+	if timeout < 1 {
+		timeout = 1
+	}
+	var buf [8]byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-c.closed:
+			return ErrClosed
+		default:
+		}
+		n, err := d.round()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		// Nothing pending: sleep until a ring passes its wake-up threshold,
+		// the flush interval elapses, or Close/cancel pokes the eventfd.
+		if _, err := unix.EpollWait(c.epfd, events, timeout); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("capture: epoll_wait: %w", err)
+		}
+		_, _ = unix.Read(c.wakefd, buf[:]) // non-blocking; EAGAIN when not poked
+	}
+}
+
+// drain is the state of one Read loop: one pending record per ring.
+type drain struct {
+	c       *Capture
+	recs    []ringbuf.Record
+	pending []bool
+	ev      Event
+	fn      func(*Event) error
+}
+
+// round takes a record from every ring that has data, then repeatedly
+// delivers the oldest pending one, refilling from the ring it came from.
+// It returns how many events it delivered.
+func (d *drain) round() (int, error) {
+	for i := range d.recs {
+		if d.pending[i] {
+			continue
+		}
+		ok, err := d.next(i)
+		if err != nil {
+			return 0, err
+		}
+		d.pending[i] = ok
+	}
+	delivered := 0
+	for {
+		best := -1
+		var bestTs uint64
+		for i, p := range d.pending {
+			if !p {
+				continue
+			}
+			var ts uint64
+			if raw := d.recs[i].RawSample; len(raw) >= offTs+8 {
+				ts = binary.LittleEndian.Uint64(raw[offTs:])
+			}
+			if best < 0 || ts < bestTs {
+				best, bestTs = i, ts
+			}
+		}
+		if best < 0 {
+			return delivered, nil
+		}
+		d.pending[best] = false
+		if err := d.ev.decode(d.recs[best].RawSample, d.c.bootOffset); err != nil {
+			d.c.decodeErrs.Add(1)
+		} else {
+			d.c.delivered.Add(1)
+			delivered++
+			if err := d.fn(&d.ev); err != nil {
+				return delivered, err
+			}
+		}
+		ok, err := d.next(best)
+		if err != nil {
+			return delivered, err
+		}
+		d.pending[best] = ok
+	}
+}
+
+// next reads one record from ring i without blocking.
+func (d *drain) next(i int) (bool, error) {
+	r := d.c.readers[i]
+	if r.AvailableBytes() == 0 {
+		return false, nil
+	}
+	err := r.ReadInto(&d.recs[i])
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false, nil
+	case errors.Is(err, os.ErrClosed):
+		return false, ErrClosed
+	default:
+		return false, fmt.Errorf("capture: read ring %d: %w", i, err)
+	}
+}
+
+// Counters are the kernel's counts for one CPU (or their sum).
+type Counters struct {
+	Seen         uint64 // records the programs tried to emit
+	Sent         uint64 // records written to a ring
+	DropRingFull uint64 // lost: ring full (userspace too slow)
+	DropNoRing   uint64 // lost: no ring for the CPU
+	DropArgsFull uint64 // lost: per-thread entry map full
+	EnterMissing uint64 // syscall exits without a captured entry (filter changed mid-call)
+	Truncated    uint64 // records with a string or path cut at its bound
+	ReadFailed   uint64 // user/kernel memory reads that failed (field left empty)
+}
+
+// Dropped is the number of events lost in the kernel.
+func (c Counters) Dropped() uint64 { return c.DropRingFull + c.DropNoRing + c.DropArgsFull }
+
+func (c *Counters) add(o Counters) {
+	c.Seen += o.Seen
+	c.Sent += o.Sent
+	c.DropRingFull += o.DropRingFull
+	c.DropNoRing += o.DropNoRing
+	c.DropArgsFull += o.DropArgsFull
+	c.EnterMissing += o.EnterMissing
+	c.Truncated += o.Truncated
+	c.ReadFailed += o.ReadFailed
+}
+
+// Stats are the capture's counters: per CPU from the kernel, plus userspace.
+type Stats struct {
+	PerCPU       []Counters
+	Total        Counters
+	Delivered    uint64 // events handed to Read's callback
+	DecodeErrors uint64 // records skipped because they did not decode
+}
+
+// Stats reads the per-CPU counters from the kernel.
+func (c *Capture) Stats() (Stats, error) {
+	c.filterMu.Lock()
+	defer c.filterMu.Unlock()
+	select {
+	case <-c.closed:
+		return Stats{}, ErrClosed
+	default:
+	}
+	var st Stats
+	var vals []uint64
+	for k := range uint32(bpf.LannerCounterCNT_MAX) {
+		if err := c.objs.Counters.Lookup(k, &vals); err != nil {
+			return Stats{}, fmt.Errorf("capture: read counter %d: %w", k, err)
+		}
+		if st.PerCPU == nil {
+			st.PerCPU = make([]Counters, len(vals))
+		}
+		for cpu, v := range vals {
+			pc := &st.PerCPU[cpu]
+			switch bpf.LannerCounter(k) {
+			case bpf.LannerCounterCNT_SEEN:
+				pc.Seen = v
+			case bpf.LannerCounterCNT_SENT:
+				pc.Sent = v
+			case bpf.LannerCounterCNT_DROP_RING:
+				pc.DropRingFull = v
+			case bpf.LannerCounterCNT_DROP_NO_RING:
+				pc.DropNoRing = v
+			case bpf.LannerCounterCNT_DROP_ARGS:
+				pc.DropArgsFull = v
+			case bpf.LannerCounterCNT_ENTER_MISS:
+				pc.EnterMissing = v
+			case bpf.LannerCounterCNT_TRUNCATED:
+				pc.Truncated = v
+			case bpf.LannerCounterCNT_READ_FAIL:
+				pc.ReadFailed = v
+			}
+		}
+	}
+	for _, pc := range st.PerCPU {
+		st.Total.add(pc)
+	}
+	st.Delivered = c.delivered.Load()
+	st.DecodeErrors = c.decodeErrs.Load()
+	return st, nil
+}

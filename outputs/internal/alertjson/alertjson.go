@@ -1,0 +1,213 @@
+// Package alertjson encodes an alert in Falco's JSON shape without
+// reflection, for outputs that encode every alert on their hot path (Kafka,
+// Elasticsearch). With zero Options the bytes equal encoding/json's
+// Marshal of the alert; the tests hold it to that.
+package alertjson
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lannerhq/lanner/alert"
+)
+
+// Options change the document for destinations that need another shape.
+type Options struct {
+	// FlattenFields replaces '.' with '_' in output_fields keys, so that
+	// "container.image" and "container.image.repository" do not collide in
+	// an Elasticsearch mapping (falcosidekick's flattenfields).
+	FlattenFields bool
+	// Timestamp adds "@timestamp" (the alert time) first, which
+	// Elasticsearch data streams require.
+	Timestamp bool
+}
+
+// Encoder reuses its scratch space between alerts; not safe for concurrent use.
+type Encoder struct {
+	Options
+	keys []string
+}
+
+// Append appends the JSON document of a to dst.
+func (e *Encoder) Append(dst []byte, a *alert.Alert) ([]byte, error) {
+	dst = append(dst, '{')
+	if e.Timestamp {
+		dst = append(dst, `"@timestamp":`...)
+		dst = appendTime(dst, a.Time)
+		dst = append(dst, ',')
+	}
+	if a.UUID != "" {
+		dst = append(dst, `"uuid":`...)
+		dst = AppendString(dst, a.UUID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"time":`...)
+	dst = appendTime(dst, a.Time)
+	p, err := a.Priority.MarshalText()
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"priority":"`...)
+	dst = append(dst, p...)
+	dst = append(dst, `","rule":`...)
+	dst = AppendString(dst, a.Rule)
+	dst = append(dst, `,"output":`...)
+	dst = AppendString(dst, a.Output)
+	dst = append(dst, `,"output_fields":`...)
+	if dst, err = e.appendFields(dst, a.OutputFields); err != nil {
+		return dst, err
+	}
+	if a.Source != "" {
+		dst = append(dst, `,"source":`...)
+		dst = AppendString(dst, a.Source)
+	}
+	if len(a.Tags) > 0 {
+		dst = append(dst, `,"tags":[`...)
+		for i, t := range a.Tags {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, t)
+		}
+		dst = append(dst, ']')
+	}
+	if a.Hostname != "" {
+		dst = append(dst, `,"hostname":`...)
+		dst = AppendString(dst, a.Hostname)
+	}
+	return append(dst, '}'), nil
+}
+
+func appendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
+
+func (e *Encoder) appendFields(dst []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	e.keys = e.keys[:0]
+	for k := range m {
+		e.keys = append(e.keys, k)
+	}
+	slices.Sort(e.keys)
+	dst = append(dst, '{')
+	for i, k := range e.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if e.FlattenFields {
+			dst = appendFlatKey(dst, k)
+		} else {
+			dst = AppendString(dst, k)
+		}
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, m[k]); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendFlatKey(dst []byte, k string) []byte {
+	start := len(dst)
+	dst = AppendString(dst, k)
+	for i := start; i < len(dst); i++ {
+		if dst[i] == '.' {
+			dst[i] = '_'
+		}
+	}
+	return dst
+}
+
+func appendValue(dst []byte, v any) ([]byte, error) {
+	switch t := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return AppendString(dst, t), nil
+	case json.Number:
+		if t == "" {
+			return append(dst, '0'), nil // what encoding/json writes
+		}
+		if !json.Valid([]byte(t)) {
+			return AppendString(dst, string(t)), nil
+		}
+		return append(dst, t...), nil
+	case bool:
+		return strconv.AppendBool(dst, t), nil
+	case int:
+		return strconv.AppendInt(dst, int64(t), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, t, 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, t, 10), nil
+	default:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string, escaped exactly as encoding/json
+// does (HTML-safe, invalid UTF-8 as U+FFFD, U+2028/U+2029 escaped).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,147 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/lannerhq/lanner/alert"
+	"github.com/lannerhq/lanner/router/ingestpb"
+)
+
+// DefaultMaxRecvMsgBytes bounds one AlertBatch on the wire. Alerts are a few
+// KiB, so this holds batches of thousands while keeping one stream's memory
+// bounded.
+const DefaultMaxRecvMsgBytes = 16 << 20
+
+// GRPCConfig configures the gRPC ingest service.
+type GRPCConfig struct {
+	Logger   *slog.Logger
+	Pipeline Pipeline
+	Metrics  *Metrics
+	// Token, when enabled, is required as "authorization: Bearer <token>"
+	// metadata on the stream.
+	Token Token
+	// MaxBatchAlerts bounds the alerts in one batch; 0 = DefaultMaxBatchAlerts.
+	MaxBatchAlerts int
+}
+
+// GRPC implements ingestpb.IngestServer.
+type GRPC struct {
+	ingestpb.UnimplementedIngestServer
+	cfg    GRPCConfig
+	counts *alertCounters
+}
+
+// NewGRPC returns the gRPC ingest service; register it with
+// ingestpb.RegisterIngestServer.
+func NewGRPC(cfg GRPCConfig) *GRPC {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.MaxBatchAlerts <= 0 {
+		cfg.MaxBatchAlerts = DefaultMaxBatchAlerts
+	}
+	return &GRPC{cfg: cfg, counts: cfg.Metrics.forSource(SourceGRPC)}
+}
+
+const endpointGRPC = "grpc"
+
+// Ingest answers each batch with one Ack, in order, after Submit returned.
+func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
+	ctx := stream.Context()
+	if g.cfg.Token.Enabled() {
+		md, _ := metadata.FromIncomingContext(ctx)
+		var v string
+		if vals := md.Get("authorization"); len(vals) > 0 {
+			v = vals[0]
+		}
+		if !g.cfg.Token.CheckHeader(v) {
+			g.cfg.Metrics.Requests.WithLabelValues(endpointGRPC, codes.Unauthenticated.String()).Inc()
+			return status.Error(codes.Unauthenticated, "missing or wrong bearer token")
+		}
+	}
+	for {
+		batch, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err // the client went away or the server is stopping
+		}
+		ack, err := g.handle(ctx, batch)
+		if err != nil {
+			g.cfg.Metrics.Requests.WithLabelValues(endpointGRPC, status.Code(err).String()).Inc()
+			return err
+		}
+		code := codes.OK
+		if len(ack.Retry) > 0 {
+			code = codes.ResourceExhausted
+		}
+		g.cfg.Metrics.Requests.WithLabelValues(endpointGRPC, code.String()).Inc()
+		if err := stream.Send(ack); err != nil {
+			return err
+		}
+	}
+}
+
+func (g *GRPC) handle(ctx context.Context, batch *ingestpb.AlertBatch) (*ingestpb.Ack, error) {
+	if len(batch.Alerts) > g.cfg.MaxBatchAlerts {
+		return nil, status.Errorf(codes.InvalidArgument, "batch %q has %d alerts, limit %d",
+			batch.BatchId, len(batch.Alerts), g.cfg.MaxBatchAlerts)
+	}
+	ack := &ingestpb.Ack{BatchId: batch.BatchId}
+	valid := make([]*alert.Alert, 0, len(batch.Alerts))
+	validIdx := make([]uint32, 0, len(batch.Alerts))
+	for i, doc := range batch.Alerts {
+		a, err := alert.Decode(doc)
+		if err != nil {
+			ack.Rejected = append(ack.Rejected, &ingestpb.Rejection{Index: uint32(i), Reason: err.Error()})
+			continue
+		}
+		a.EnsureUUID()
+		valid = append(valid, a)
+		validIdx = append(validIdx, uint32(i))
+	}
+	g.counts[StatusRejected].Add(float64(len(ack.Rejected)))
+	if len(valid) == 0 {
+		return ack, nil
+	}
+	res, err := g.cfg.Pipeline.Submit(ctx, valid)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		g.cfg.Logger.Warn("ingest: cannot queue batch", "batch", batch.BatchId, "alerts", len(valid), "err", err)
+		ack.Retry = validIdx
+		ack.RetryAfterMs = uint32(retryAfter.Milliseconds())
+		g.counts[StatusFull].Add(float64(len(valid)))
+		return ack, nil
+	}
+	var n [len(statusNames)]int
+	for j, rs := range res {
+		n[rs.Status]++
+		if rs.Status == StatusFull {
+			ack.Retry = append(ack.Retry, validIdx[j])
+		}
+	}
+	ack.Accepted = uint32(n[StatusQueued])
+	ack.Duplicates = uint32(n[StatusDuplicate])
+	if len(ack.Retry) > 0 {
+		ack.RetryAfterMs = uint32(retryAfter.Milliseconds())
+	}
+	for s, c := range n {
+		if c > 0 {
+			g.counts[s].Add(float64(c))
+		}
+	}
+	return ack, nil
+}

@@ -1,0 +1,111 @@
+package queue
+
+import (
+	"context"
+	"strconv"
+	"syscall"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lannerhq/lanner/outputs"
+)
+
+// benchAlerts makes n distinct messages; uuids are unique across calls.
+func benchItems(ctr *atomic.Int64, output string, n int) []Item {
+	items := make([]Item, n)
+	for i := range items {
+		id := ctr.Add(1)
+		items[i] = Item{Output: output, Msg: outputs.Message{Alert: mkAlert("bench-" + strconv.FormatInt(id, 10))}}
+	}
+	return items
+}
+
+// cpuTime is the process's user+system CPU time so far. Reported per alert
+// it tells the cost independently of how loaded the shared machine is.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func report(b *testing.B, alerts int, start time.Time, cpu0 time.Duration) {
+	b.ReportMetric(float64(alerts)/time.Since(start).Seconds(), "alerts/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(alerts), "cpu-µs/alert")
+}
+
+// BenchmarkEnqueueSingleConcurrent: many concurrent 1-alert Enqueues, as
+// single-alert HTTP requests make them. Each is fsync'd before it returns.
+func BenchmarkEnqueueSingleConcurrent(b *testing.B) {
+	s := openStore(b, b.TempDir(), 0)
+	defer s.Close()
+	var ctr atomic.Int64
+	b.SetParallelism(64) // 128 goroutines on 2 cores
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			items := benchItems(&ctr, "bench", 1)
+			if _, err := s.Enqueue(context.Background(), items); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	report(b, b.N, start, cpu0)
+}
+
+// BenchmarkEnqueueBatch500: Enqueues of 500 alerts, four streams at once,
+// as gRPC batches make them.
+func BenchmarkEnqueueBatch500(b *testing.B) {
+	s := openStore(b, b.TempDir(), 0)
+	defer s.Close()
+	var ctr atomic.Int64
+	b.SetParallelism(2)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			b.StopTimer()
+			items := benchItems(&ctr, "bench", 500)
+			b.StartTimer()
+			if _, err := s.Enqueue(context.Background(), items); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	report(b, b.N*500, start, cpu0)
+}
+
+// nopOutput accepts everything.
+type nopOutput struct{ n atomic.Int64 }
+
+func (o *nopOutput) Send(_ context.Context, batch []outputs.Message) error {
+	o.n.Add(int64(len(batch)))
+	return nil
+}
+func (o *nopOutput) Close() error { return nil }
+
+// BenchmarkDeliver: b.N alerts queued beforehand, then delivered to a no-op
+// output by the default workers (read, decode, delete).
+func BenchmarkDeliver(b *testing.B) {
+	s := openStore(b, b.TempDir(), 0)
+	defer s.Close()
+	var ctr atomic.Int64
+	for n := b.N; n > 0; n -= 500 {
+		if _, err := s.Enqueue(context.Background(), benchItems(&ctr, "bench", min(n, 500))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	out := &nopOutput{}
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	if err := s.StartOutput("bench", out, DefaultOutputOptions()); err != nil {
+		b.Fatal(err)
+	}
+	for out.n.Load() < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	report(b, b.N, start, cpu0)
+}

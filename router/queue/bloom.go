@@ -1,0 +1,146 @@
+package queue
+
+import (
+	"math/bits"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// dedupFilter answers "certainly not seen" for most new uuids in memory, so
+// the common case of Enqueue costs no disk lookup. It keeps one scalable
+// Bloom filter per dedup bucket; a "maybe" is confirmed against the on-disk
+// index. Past its memory cap a bucket stops growing and answers "maybe" for
+// everything, which only costs speed, never correctness.
+type dedupFilter struct {
+	mu       sync.RWMutex
+	buckets  map[uint64]*bucketFilter
+	maxBytes int
+	used     int
+}
+
+type bucketFilter struct {
+	filters   []*bloomFilter
+	saturated bool // the memory cap was hit: every lookup is "maybe"
+}
+
+const (
+	bloomBitsPerKey = 10 // about 1% false positives with 7 probes
+	bloomProbes     = 7
+	bloomFirstCap   = 1 << 16
+	bloomMaxCap     = 1 << 22
+	// DefaultDedupMemory caps the filters: ~1.2 bytes per uuid in the window.
+	DefaultDedupMemory = 32 << 20
+)
+
+type bloomFilter struct {
+	bits []uint64
+	m    uint64 // number of bits
+	n    int    // keys added
+	cap  int    // keys it was sized for
+}
+
+func newBloom(capacity int) *bloomFilter {
+	m := uint64(capacity * bloomBitsPerKey)
+	words := (m + 63) / 64
+	return &bloomFilter{bits: make([]uint64, words), m: words * 64, cap: capacity}
+}
+
+func (b *bloomFilter) add(h uint64) {
+	h1, h2 := h, bits.RotateLeft64(h, 32)|1
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) % b.m
+		b.bits[p/64] |= 1 << (p % 64)
+	}
+	b.n++
+}
+
+func (b *bloomFilter) has(h uint64) bool {
+	h1, h2 := h, bits.RotateLeft64(h, 32)|1
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) % b.m
+		if b.bits[p/64]&(1<<(p%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func newDedupFilter(maxBytes int) *dedupFilter {
+	return &dedupFilter{buckets: map[uint64]*bucketFilter{}, maxBytes: maxBytes}
+}
+
+// dedupHash hashes an output name and a uuid as they appear in a dedup key.
+func dedupHash(name, uuid string) uint64 {
+	d := xxhash.New()
+	_, _ = d.WriteString(name)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(uuid)
+	return d.Sum64()
+}
+
+// mayHave reports whether h may have been added to bucket.
+func (f *dedupFilter) mayHave(bucket, h uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	bf := f.buckets[bucket]
+	if bf == nil {
+		return false
+	}
+	if bf.saturated {
+		return true
+	}
+	for _, b := range bf.filters {
+		if b.has(h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bf := f.buckets[bucket]
+	if bf == nil {
+		bf = &bucketFilter{}
+		f.buckets[bucket] = bf
+	}
+	for _, h := range hs {
+		if bf.saturated {
+			return
+		}
+		var cur *bloomFilter
+		if n := len(bf.filters); n > 0 && bf.filters[n-1].n < bf.filters[n-1].cap {
+			cur = bf.filters[n-1]
+		} else {
+			c := bloomFirstCap
+			if n > 0 {
+				c = min(bf.filters[n-1].cap*2, bloomMaxCap)
+			}
+			size := c * bloomBitsPerKey / 8
+			if f.used+size > f.maxBytes {
+				bf.saturated = true
+				return
+			}
+			f.used += size
+			cur = newBloom(c)
+			bf.filters = append(bf.filters, cur)
+		}
+		cur.add(h)
+	}
+}
+
+// expire forgets buckets before oldest.
+func (f *dedupFilter) expire(oldest uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, bf := range f.buckets {
+		if k < oldest {
+			for _, b := range bf.filters {
+				f.used -= len(b.bits) * 8
+			}
+			delete(f.buckets, k)
+		}
+	}
+}

@@ -1,0 +1,430 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/lannerhq/lanner/alert"
+	"github.com/lannerhq/lanner/outputs"
+)
+
+// Item is one alert to queue for one output.
+type Item struct {
+	Output string
+	Msg    outputs.Message
+}
+
+// Outcome is what Enqueue did with one item.
+type Outcome int
+
+const (
+	// Queued: on disk (fsync'd) in the output's queue.
+	Queued Outcome = iota
+	// Duplicate: the alert's uuid was already queued or delivered for that
+	// output within the dedup window; not queued again.
+	Duplicate
+	// Full: refused, the output's queue is at its bound with overflow=reject.
+	Full
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Queued:
+		return "queued"
+	case Duplicate:
+		return "duplicate"
+	case Full:
+		return "full"
+	}
+	return "unknown"
+}
+
+// slot is one item on its way into one output's queue.
+type slot struct {
+	idx   int
+	uuid  string
+	val   []byte
+	check bool // uuid reserved in inDedup: must be released
+}
+
+// group is the items of one Enqueue call bound for one output.
+type group struct {
+	q     *outQueue
+	slots []slot
+	rng   *seqRange
+	delta counters
+}
+
+// Enqueue queues every item in its output's queue and returns one outcome
+// per item, in order. It returns only after all Queued items are fsync'd:
+// all of them are written in one atomic batch, so an alert routed to several
+// outputs is queued for all or none. Concurrent calls share fsyncs through
+// Pebble's commit pipeline. An error means nothing was queued.
+func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
+	start := time.Now()
+	defer func() { s.m.enqueue.Observe(time.Since(start).Seconds()) }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+
+	outcomes := make([]Outcome, len(items))
+	groups, err := s.encode(items, start)
+	if err != nil {
+		return nil, err
+	}
+	// Release every reservation whatever happens below.
+	committed := false
+	defer func() {
+		for _, g := range groups {
+			g.q.finishEnqueue(g, committed)
+		}
+	}()
+
+	dedup := s.window > 0
+	bucket := uint64(0)
+	if dedup {
+		bucket = s.bucket(start)
+	}
+	for _, g := range groups {
+		if dedup {
+			if err := s.dedup(g, bucket, outcomes); err != nil {
+				return nil, err
+			}
+		}
+		g.q.reserve(g, outcomes)
+	}
+
+	b := s.db.NewBatch()
+	defer b.Close()
+	var kbuf []byte
+	n := 0
+	for _, g := range groups {
+		if g.rng == nil {
+			continue
+		}
+		seq := g.rng.lo
+		for _, sl := range g.slots {
+			if outcomes[sl.idx] != Queued {
+				continue
+			}
+			kbuf = appendSeqKey(kbuf[:0], g.q.qPrefix, seq)
+			if err := b.Set(kbuf, sl.val, nil); err != nil {
+				return nil, fmt.Errorf("queue: %w", err)
+			}
+			if dedup && sl.uuid != "" {
+				kbuf = dedupKey(kbuf[:0], bucket, g.q.name, sl.uuid)
+				if err := b.Set(kbuf, nil, nil); err != nil {
+					return nil, fmt.Errorf("queue: %w", err)
+				}
+			}
+			seq++
+			n++
+		}
+		if err := b.Merge(g.q.cKey, g.delta.encode(), nil); err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+	}
+	if n == 0 {
+		return outcomes, nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("queue: commit: %w", err)
+	}
+	committed = true
+	return outcomes, nil
+}
+
+// encode groups items by output (keeping their order) and encodes each
+// entry, marshalling an alert shared by several outputs only once.
+func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
+	var groups []*group
+	var byName map[string]*group
+	var cache map[*alert.Alert][]byte
+	if len(items) > 1 {
+		byName = map[string]*group{}
+		cache = map[*alert.Alert][]byte{}
+	}
+	for i, it := range items {
+		if it.Msg.Alert == nil {
+			return nil, fmt.Errorf("queue: item %d: nil alert", i)
+		}
+		var g *group
+		if byName != nil {
+			g = byName[it.Output]
+		}
+		if g == nil {
+			q, err := s.out(it.Output)
+			if err != nil {
+				return nil, fmt.Errorf("queue: item %d: %w", i, err)
+			}
+			g = &group{q: q}
+			groups = append(groups, g)
+			if byName != nil {
+				byName[it.Output] = g
+			}
+		}
+		js, ok := cache[it.Msg.Alert]
+		if !ok {
+			var err error
+			if js, err = json.Marshal(it.Msg.Alert); err != nil {
+				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
+			}
+			if cache != nil {
+				cache[it.Msg.Alert] = js
+			}
+		}
+		msg := appendMessage(make([]byte, 0, len(js)+16), it.Msg.Overrides, js)
+		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: encodeEntry(now, time.Time{}, 0, msg)})
+	}
+	return groups, nil
+}
+
+// dedup marks as Duplicate the items whose uuid is already queued or
+// delivered for the output. A uuid is first reserved in memory, so two
+// concurrent calls cannot both queue it; then the on-disk index of the
+// current and the previous window bucket is consulted.
+func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
+	q := g.q
+	q.mu.Lock()
+	for i := range g.slots {
+		sl := &g.slots[i]
+		if sl.uuid == "" {
+			continue
+		}
+		if _, busy := q.inDedup[sl.uuid]; busy {
+			outcomes[sl.idx] = Duplicate
+			continue
+		}
+		q.inDedup[sl.uuid] = struct{}{}
+		sl.check = true
+	}
+	q.mu.Unlock()
+	var kbuf []byte
+	var fresh []uint64
+	for i := range g.slots {
+		sl := &g.slots[i]
+		if !sl.check {
+			continue
+		}
+		h := dedupHash(q.name, sl.uuid)
+		if s.filter.mayHave(bucket, h) || s.filter.mayHave(bucket-1, h) {
+			dup, err := s.seen(kbuf, bucket, q.name, sl.uuid)
+			if err != nil {
+				return err
+			}
+			if dup {
+				outcomes[sl.idx] = Duplicate
+				continue
+			}
+		}
+		fresh = append(fresh, h)
+	}
+	// Added before the commit: should it fail, the extra entries only cost a
+	// disk lookup later.
+	if len(fresh) > 0 {
+		s.filter.add(bucket, fresh...)
+	}
+	return nil
+}
+
+// seen looks the uuid up in the on-disk index of this and the previous
+// bucket.
+func (s *Store) seen(kbuf []byte, bucket uint64, name, uuid string) (bool, error) {
+	for _, bk := range [2]uint64{bucket, bucket - 1} {
+		kbuf = dedupKey(kbuf[:0], bk, name, uuid)
+		_, closer, err := s.db.Get(kbuf)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("queue: dedup lookup: %w", err)
+		}
+		closer.Close()
+		return true, nil
+	}
+	return false, nil
+}
+
+// reserve applies the bound to the group's non-duplicate items and
+// allocates their sequence numbers.
+func (q *outQueue) reserve(g *group, outcomes []Outcome) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := uint64(0)
+	for _, sl := range g.slots {
+		switch outcomes[sl.idx] {
+		case Duplicate:
+			q.duplicates.Add(1)
+			q.m.duplicates.Inc()
+			continue
+		}
+		size := int64(len(sl.val))
+		if q.opts.Overflow == OverflowReject &&
+			((q.opts.MaxEntries > 0 && q.depth+g.delta.qEntries+1 > int64(q.opts.MaxEntries)) ||
+				(q.opts.MaxBytes > 0 && q.bytes+g.delta.qBytes+size > q.opts.MaxBytes)) {
+			outcomes[sl.idx] = Full
+			q.rejected.Add(1)
+			q.m.rejected.Inc()
+			continue
+		}
+		g.delta.qEntries++
+		g.delta.qBytes += size
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	g.rng = &seqRange{lo: q.nextSeq, hi: q.nextSeq + n}
+	q.nextSeq += n
+	q.pending = append(q.pending, g.rng)
+	// Count reserved entries at once so concurrent calls see the bound.
+	q.depth += g.delta.qEntries
+	q.bytes += g.delta.qBytes
+}
+
+// finishEnqueue resolves the group's reservations after the commit (or its
+// failure): the sequence range becomes readable, the uuids are released and
+// waiting workers wake up.
+func (q *outQueue) finishEnqueue(g *group, committed bool) {
+	q.mu.Lock()
+	for _, sl := range g.slots {
+		if sl.check {
+			delete(q.inDedup, sl.uuid)
+		}
+	}
+	if g.rng != nil {
+		if !committed {
+			q.depth -= g.delta.qEntries
+			q.bytes -= g.delta.qBytes
+		}
+		q.setGauges()
+		g.rng.done = true
+		i := 0
+		for i < len(q.pending) && q.pending[i].done {
+			i++
+		}
+		if i > 0 {
+			q.pending = append(q.pending[:0], q.pending[i:]...)
+		}
+		if len(q.pending) > 0 {
+			q.committed.Store(q.pending[0].lo)
+		} else {
+			q.committed.Store(q.nextSeq)
+		}
+		if q.wake != nil {
+			close(q.wake)
+			q.wake = nil
+		}
+	}
+	over := committed && g.rng != nil && q.opts.Overflow == OverflowDropOldest && q.overLocked()
+	q.mu.Unlock()
+	if over {
+		q.trim()
+	}
+}
+
+func (q *outQueue) overLocked() bool {
+	return (q.opts.MaxEntries > 0 && q.depth > int64(q.opts.MaxEntries)) ||
+		(q.opts.MaxBytes > 0 && q.bytes > q.opts.MaxBytes)
+}
+
+// waitChan returns a channel closed by the next commit to this queue.
+func (q *outQueue) waitChan() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.wake == nil {
+		q.wake = make(chan struct{})
+	}
+	return q.wake
+}
+
+// available is about how many committed entries no worker has taken yet.
+func (q *outQueue) available() uint64 {
+	c, r := q.committed.Load(), q.readSeq.Load()
+	if c > r {
+		return c - r
+	}
+	return 0
+}
+
+// trim enforces overflow=drop_oldest: it deletes the oldest entries no
+// worker has taken until the queue is within its bounds, counting each.
+// Entries in flight are not touched, so the queue may stay over its bound
+// by at most the in-flight batches. The caller holds s.begin.
+func (q *outQueue) trim() {
+	q.readMu.Lock()
+	defer q.readMu.Unlock()
+	for {
+		q.mu.Lock()
+		excessN, excessB := int64(0), int64(0)
+		if q.opts.MaxEntries > 0 {
+			excessN = q.depth - int64(q.opts.MaxEntries)
+		}
+		if q.opts.MaxBytes > 0 {
+			excessB = q.bytes - q.opts.MaxBytes
+		}
+		q.mu.Unlock()
+		if excessN <= 0 && excessB <= 0 {
+			return
+		}
+		lo, hi := q.readSeq.Load(), q.committed.Load()
+		if lo >= hi {
+			return
+		}
+		it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey(q.qPrefix, lo), UpperBound: seqKey(q.qPrefix, hi)})
+		if err != nil {
+			q.s.log.Error("drop_oldest: read failed", "output", q.name, "err", err)
+			return
+		}
+		b := q.s.db.NewBatch()
+		var d counters
+		next := hi
+		for it.First(); it.Valid(); it.Next() {
+			if (excessN <= 0 && excessB <= 0) || -d.qEntries >= 1000 {
+				next = seqOf(it.Key())
+				break
+			}
+			sz := int64(len(it.Value()))
+			if err := b.Delete(it.Key(), nil); err != nil {
+				next = seqOf(it.Key())
+				break
+			}
+			d.qEntries--
+			d.qBytes -= sz
+			excessN--
+			excessB -= sz
+		}
+		err = it.Close()
+		if err == nil && d.qEntries < 0 {
+			if err = b.Merge(q.cKey, d.encode(), nil); err == nil {
+				err = b.Commit(pebble.NoSync)
+			}
+		}
+		b.Close()
+		if err != nil {
+			q.s.log.Error("drop_oldest: delete failed", "output", q.name, "err", err)
+			return
+		}
+		q.readSeq.Store(next)
+		if d.qEntries == 0 {
+			return
+		}
+		q.apply(d)
+		q.dropped.Add(-d.qEntries)
+		q.m.droppedOldest.Add(float64(-d.qEntries))
+		// Log at most every 10s: a queue kept full would log on every enqueue.
+		if now := time.Now().UnixNano(); now-q.lastDropLog.Load() > int64(10*time.Second) {
+			q.lastDropLog.Store(now)
+			q.s.log.Warn("queue full: dropping oldest alerts", "output", q.name, "dropped_total", q.dropped.Load())
+		}
+	}
+}

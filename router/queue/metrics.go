@@ -1,0 +1,80 @@
+package queue
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons of lanner_output_dropped_total.
+const (
+	dropReasonOldest   = "drop_oldest" // overflow=drop_oldest deleted the oldest entry
+	dropReasonRejected = "rejected"    // overflow=reject refused a new alert (HTTP 503)
+)
+
+type metrics struct {
+	delivered, failed, retries, deadLetters, duplicates *prometheus.CounterVec
+	dropped                                             *prometheus.CounterVec
+	depth, bytes                                        *prometheus.GaugeVec
+	latency                                             *prometheus.HistogramVec
+	enqueue                                             prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	out := []string{"output"}
+	m := &metrics{
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_output_delivered_total", Help: "Alerts delivered to the output."}, out),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_output_failed_total", Help: "Alert delivery attempts that failed."}, out),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_output_retries_total", Help: "Alerts scheduled for another attempt after a failure."}, out),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_output_dead_letters_total", Help: "Alerts moved to the output's dead letters."}, out),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_queue_duplicates_total", Help: "Alerts not queued because their uuid was already queued or delivered for the output."}, out),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lanner_output_dropped_total", Help: "Alerts dropped or refused by a full queue, by reason (drop_oldest, rejected)."}, []string{"output", "reason"}),
+		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lanner_output_queue_depth", Help: "Alerts waiting in the output's queue."}, out),
+		bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lanner_output_queue_bytes", Help: "Encoded bytes waiting in the output's queue."}, out),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lanner_output_delivery_latency_seconds",
+			Help:    "Time from enqueue (ingest) to successful delivery.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}, out),
+		enqueue: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lanner_queue_enqueue_seconds",
+			Help:    "Duration of Enqueue calls, including the fsync.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
+		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// outMetrics caches one output's children so hot paths skip label lookups.
+type outMetrics struct {
+	delivered, failed, retries, deadLetters, duplicates, droppedOldest, rejected prometheus.Counter
+	depth, bytes                                                                 prometheus.Gauge
+	latency                                                                      prometheus.Observer
+}
+
+func (m *metrics) forOutput(name string) outMetrics {
+	return outMetrics{
+		delivered:     m.delivered.WithLabelValues(name),
+		failed:        m.failed.WithLabelValues(name),
+		retries:       m.retries.WithLabelValues(name),
+		deadLetters:   m.deadLetters.WithLabelValues(name),
+		duplicates:    m.duplicates.WithLabelValues(name),
+		droppedOldest: m.dropped.WithLabelValues(name, dropReasonOldest),
+		rejected:      m.dropped.WithLabelValues(name, dropReasonRejected),
+		depth:         m.depth.WithLabelValues(name),
+		bytes:         m.bytes.WithLabelValues(name),
+		latency:       m.latency.WithLabelValues(name),
+	}
+}

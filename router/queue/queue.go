@@ -1,0 +1,345 @@
+// Package queue is lanner-router's durable, per-output delivery queue.
+//
+// One Pebble DB holds every output's queue, its dead letters, a uuid dedup
+// index and persisted counters, so that one atomic, fsync'd batch enqueues an
+// alert for all the outputs it routes to. Each started output has its own
+// workers that pull batches from disk, send them once through
+// outputs.Output, retry with backoff and move what cannot be delivered to the
+// output's dead letters. Delivery is at-least-once: an entry leaves the queue
+// only after its output accepted it.
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrClosed   = errors.New("queue store is closed")
+	ErrFull     = errors.New("queue is full")
+)
+
+// Defaults of Options.
+const (
+	DefaultDedupWindow   = time.Hour
+	DefaultCacheSize     = 16 << 20
+	DefaultMemTableSize  = 8 << 20
+	DefaultShutdownGrace = 5 * time.Second
+)
+
+// Options configure Open.
+type Options struct {
+	Dir        string // e.g. <data-dir>/queue
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // metrics are registered here; nil: a private registry
+	// DedupWindow is how long an alert uuid is remembered per output: a
+	// second copy within the window is reported Duplicate and not queued.
+	// 0 means DefaultDedupWindow; a negative value turns dedup off.
+	DedupWindow time.Duration
+
+	// Tuning; zero values take the defaults above.
+	CacheSize     int64         // Pebble block cache
+	MemTableSize  uint64        // one Pebble memtable; up to 4 may exist at once
+	ShutdownGrace time.Duration // how long Close lets in-flight sends finish
+}
+
+// Store is the queue of every output. It is safe for concurrent use.
+type Store struct {
+	db     *pebble.DB
+	log    *slog.Logger
+	m      *metrics
+	window time.Duration // dedup window; <= 0: off
+	grace  time.Duration
+
+	// closeMu: every DB operation holds it for reading; Close for writing,
+	// so no operation touches the DB after it is closed.
+	closeMu sync.RWMutex
+	closed  bool
+
+	mu   sync.Mutex
+	outs map[string]*outQueue
+
+	filter *dedupFilter
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
+}
+
+// Open opens (or creates) the store in o.Dir and recovers every output's
+// queue from disk. Workers start only with StartOutput.
+func Open(o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, errors.New("queue: Options.Dir is empty")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.DedupWindow == 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("queue: metrics: %w", err)
+	}
+	log := o.Logger.With("component", "queue")
+	po := pebbleOptions(o, log)
+	db, err := pebble.Open(filepath.Clean(o.Dir), po)
+	// Pebble holds its own reference to the cache from Open on.
+	po.Cache.Unref()
+	if err != nil {
+		return nil, fmt.Errorf("queue: open %s: %w", o.Dir, err)
+	}
+	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
+		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory)}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("queue: recover: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopSweep, s.sweepDone = cancel, make(chan struct{})
+	go s.sweepDedup(ctx)
+	for _, name := range s.Outputs() {
+		st := s.Stats(name)
+		log.Info("queue recovered", "output", name, "depth", st.Depth, "bytes", st.Bytes, "dead_letters", st.DeadLetters)
+	}
+	return s, nil
+}
+
+// pebbleOptions keeps memory bounded: a small block cache and at most four
+// small memtables, whatever the backlog. Bloom filters make the dedup
+// lookups of absent uuids (the common case) cheap.
+func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
+	cache := pebble.NewCache(o.CacheSize)
+	po := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                o.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       2,
+		L0StopWritesThreshold:       64,
+		MaxOpenFiles:                256,
+		MaxConcurrentCompactions:    func() int { return 2 },
+		Merger:                      counterMerger(),
+		Logger:                      pebbleLogger{log},
+		FormatMajorVersion:          pebble.FormatNewest,
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterType = pebble.TableFilter
+	}
+	po.EnsureDefaults()
+	return po
+}
+
+// pebbleLogger routes Pebble's chatter to slog at debug level.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "source", "pebble")
+}
+
+// Fatalf: Pebble calls it on unrecoverable corruption and expects it not to
+// return.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg, "source", "pebble")
+	panic("pebble: " + msg)
+}
+
+// load rebuilds the in-memory state of every output found on disk.
+func (s *Store) load() error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindCounter}, UpperBound: []byte{kindCounter + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		name := string(k[1 : len(k)-1])
+		c, err := decodeCounters(it.Value())
+		if err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+		q := s.newOutQueue(name)
+		if err := q.recover(c); err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+		s.outs[name] = q
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	return s.loadDedup()
+}
+
+// loadDedup fills the in-memory filter from the live dedup buckets.
+func (s *Store) loadDedup() error {
+	if s.window <= 0 {
+		return nil
+	}
+	cur := s.bucket(time.Now())
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dedupBucketKey(cur - 1), UpperBound: []byte{kindDedup + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) < 9 {
+			continue
+		}
+		s.filter.add(binary.BigEndian.Uint64(k[1:9]), xxhash.Sum64(k[9:]))
+	}
+	return it.Error()
+}
+
+// out returns the queue of name, creating it on first use: alerts may be
+// queued for an output before it is started.
+func (s *Store) out(name string) (*outQueue, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.outs[name]; ok {
+		return q, nil
+	}
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	q := s.newOutQueue(name)
+	q.nextSeq, q.headSeq = 1, 1
+	q.readSeq.Store(1)
+	q.committed.Store(1)
+	s.outs[name] = q
+	return q, nil
+}
+
+func (s *Store) lookup(name string) *outQueue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outs[name]
+}
+
+// Outputs lists, sorted, every output that was started or has anything
+// queued or dead-lettered on disk.
+func (s *Store) Outputs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.outs))
+	for n := range s.outs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Close stops every output's workers (in-flight batches get ShutdownGrace to
+// finish, then are abandoned and retried after the next start), flushes and
+// closes the DB. Outputs handed to StartOutput are not closed: their owner
+// closes them after Close returns.
+func (s *Store) Close() error {
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+	defer cancel()
+	for _, name := range s.Outputs() {
+		if q := s.lookup(name); q != nil {
+			q.stop(ctx)
+		}
+	}
+	s.stopSweep()
+	<-s.sweepDone
+
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Flush(); err != nil {
+		s.log.Warn("queue flush on close failed", "err", err)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("queue: close: %w", err)
+	}
+	return nil
+}
+
+// begin guards a DB operation against a concurrent Close.
+func (s *Store) begin() error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) end() { s.closeMu.RUnlock() }
+
+// sweepDedup deletes whole expired dedup buckets with one range tombstone,
+// so expiry costs nothing per uuid.
+func (s *Store) sweepDedup(ctx context.Context) {
+	defer close(s.sweepDone)
+	if s.window <= 0 {
+		return
+	}
+	every := min(s.window/4, time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := s.bucket(time.Now())
+		if cur < 2 {
+			continue
+		}
+		if err := s.begin(); err != nil {
+			return
+		}
+		err := s.db.DeleteRange(dedupBucketKey(0), dedupBucketKey(cur-1), pebble.NoSync)
+		s.end()
+		s.filter.expire(cur - 1)
+		if err != nil {
+			s.log.Warn("dedup expiry failed", "err", err)
+		}
+	}
+}
+
+func (s *Store) bucket(t time.Time) uint64 {
+	return uint64(t.UnixNano() / int64(s.window))
+}

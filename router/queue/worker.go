@@ -1,0 +1,447 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/lannerhq/lanner/outputs"
+)
+
+// maxRetryAfter caps a destination's Retry-After so a bogus header cannot
+// park an output for days.
+const maxRetryAfter = time.Hour
+
+// headStep is how far the delivered prefix must advance before a range
+// tombstone is written over it.
+const headStep = 1024
+
+// runner is one start of an output: its workers and how to stop them.
+type runner struct {
+	out        outputs.Output
+	opts       OutputOptions
+	stopTaking chan struct{} // closed: take no new batch, cut backoff short
+	sendCtx    context.Context
+	cancelSend context.CancelFunc // cancels sends in flight (stop grace over)
+	wg         sync.WaitGroup
+}
+
+func (r *runner) stopping() bool {
+	select {
+	case <-r.stopTaking:
+		return true
+	default:
+		return false
+	}
+}
+
+// batch is what one worker took from the queue.
+type batch struct {
+	minSeq  uint64
+	entries []*entry
+}
+
+type entry struct {
+	seq  uint64
+	size int64
+	meta entryMeta
+	msg  outputs.Message
+}
+
+// work is one worker: take a batch (waiting up to BatchWait to fill it),
+// deliver it, repeat until stopped.
+func (q *outQueue) work(r *runner) {
+	defer r.wg.Done()
+	var deadline time.Time
+	for {
+		if r.stopping() {
+			return
+		}
+		ch := q.waitChan() // before reading the cursors, so no commit is missed
+		avail := q.available()
+		now := time.Now()
+		if avail > 0 && (avail >= uint64(r.opts.BatchSize) || r.opts.BatchWait <= 0 ||
+			(!deadline.IsZero() && !now.Before(deadline))) {
+			deadline = time.Time{}
+			b, err := q.take(r.opts.BatchSize)
+			if err != nil {
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				q.s.log.Error("queue read failed", "output", q.name, "err", err)
+				q.sleep(r, time.Second)
+				continue
+			}
+			if b != nil {
+				q.deliver(r, b)
+			}
+			continue
+		}
+		var timer <-chan time.Time
+		if avail > 0 {
+			if deadline.IsZero() {
+				deadline = now.Add(r.opts.BatchWait)
+			}
+			t := time.NewTimer(deadline.Sub(now))
+			timer = t.C
+			select {
+			case <-r.stopTaking:
+				t.Stop()
+				return
+			case <-ch:
+			case <-timer:
+			}
+			t.Stop()
+			continue
+		}
+		select {
+		case <-r.stopTaking:
+			return
+		case <-ch:
+		}
+	}
+}
+
+// take reads up to n committed entries from the read cursor. The iterator's
+// lower bound sits at the cursor, past every deleted entry, so no tombstone
+// is scanned.
+func (q *outQueue) take(n int) (*batch, error) {
+	raws, b, err := q.read(n)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	b.entries = make([]*entry, 0, len(raws))
+	var bad []*entry
+	for _, rw := range raws {
+		e := &entry{seq: rw.seq, size: int64(len(rw.val))}
+		var err error
+		if e.meta, err = decodeEntryMeta(rw.val); err == nil {
+			e.msg, err = decodeMessage(e.meta.msg)
+		}
+		if err != nil {
+			q.s.log.Error("corrupt queue entry deleted", "output", q.name, "seq", rw.seq, "err", err)
+			bad = append(bad, e)
+			continue
+		}
+		b.entries = append(b.entries, e)
+	}
+	if len(bad) > 0 {
+		if err := q.settle(settlement{drop: bad}); err != nil {
+			q.s.log.Error("queue write failed", "output", q.name, "err", err)
+		}
+	}
+	return b, nil
+}
+
+type rawEntry struct {
+	seq uint64
+	val []byte
+}
+
+// read copies up to n entries from the read cursor and registers them as an
+// outstanding batch.
+func (q *outQueue) read(n int) ([]rawEntry, *batch, error) {
+	if err := q.s.begin(); err != nil {
+		return nil, nil, err
+	}
+	defer q.s.end()
+	q.readMu.Lock()
+	defer q.readMu.Unlock()
+	lo, hi := q.readSeq.Load(), q.committed.Load()
+	if lo >= hi {
+		return nil, nil, nil
+	}
+	it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey(q.qPrefix, lo), UpperBound: seqKey(q.qPrefix, hi)})
+	if err != nil {
+		return nil, nil, err
+	}
+	var raws []rawEntry
+	next := hi
+	for it.First(); it.Valid(); it.Next() {
+		if len(raws) == n {
+			next = seqOf(it.Key())
+			break
+		}
+		raws = append(raws, rawEntry{seqOf(it.Key()), append([]byte(nil), it.Value()...)})
+	}
+	if err := it.Close(); err != nil {
+		return nil, nil, err
+	}
+	q.readSeq.Store(next)
+	if len(raws) == 0 {
+		return nil, nil, nil
+	}
+	b := &batch{minSeq: raws[0].seq}
+	q.outstanding[b] = struct{}{}
+	return raws, b, nil
+}
+
+// deadEntry is an entry on its way to the dead letters.
+type deadEntry struct {
+	e      *entry
+	reason string
+}
+
+// settlement is the outcome of one attempt, written in one batch.
+type settlement struct {
+	delivered []*entry
+	dead      []deadEntry
+	retry     []*entry // attempts and first try updated in place
+	drop      []*entry // unreadable
+	now       time.Time
+}
+
+func (q *outQueue) settle(st settlement) error {
+	if err := q.s.begin(); err != nil {
+		return err
+	}
+	defer q.s.end()
+	wb := q.s.db.NewBatch()
+	defer wb.Close()
+	var d counters
+	var kbuf []byte
+	del := func(e *entry) error {
+		d.qEntries--
+		d.qBytes -= e.size
+		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
+		return wb.Delete(kbuf, nil)
+	}
+	for _, e := range st.delivered {
+		if err := del(e); err != nil {
+			return err
+		}
+	}
+	for _, e := range st.drop {
+		if err := del(e); err != nil {
+			return err
+		}
+	}
+	for _, de := range st.dead {
+		if err := del(de.e); err != nil {
+			return err
+		}
+		v := encodeDead(deadMeta{
+			enq: de.e.meta.enq, firstTry: de.e.meta.firstTry, lastTry: st.now, deadAt: st.now,
+			attempts: de.e.meta.attempts, reason: de.reason, msg: de.e.meta.msg,
+		})
+		d.dEntries++
+		d.dBytes += int64(len(v))
+		kbuf = appendSeqKey(kbuf[:0], q.dPrefix, de.e.seq)
+		if err := wb.Set(kbuf, v, nil); err != nil {
+			return err
+		}
+	}
+	for _, e := range st.retry {
+		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
+		if err := wb.Set(kbuf, encodeEntry(e.meta.enq, e.meta.firstTry, e.meta.attempts, e.meta.msg), nil); err != nil {
+			return err
+		}
+	}
+	if d != (counters{}) {
+		if err := wb.Merge(q.cKey, d.encode(), nil); err != nil {
+			return err
+		}
+	}
+	// No fsync: if these writes are lost in a crash, the entries are simply
+	// delivered again (at-least-once).
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	q.apply(d)
+	return nil
+}
+
+// finish forgets a batch once all its entries are settled and moves the
+// head: the delivered prefix is covered by one range tombstone, which lets
+// compactions drop the point tombstones below it and keeps a restart's first
+// seek from scanning them.
+func (q *outQueue) finish(b *batch) {
+	q.readMu.Lock()
+	defer q.readMu.Unlock()
+	delete(q.outstanding, b)
+	low := q.readSeq.Load()
+	for o := range q.outstanding {
+		low = min(low, o.minSeq)
+	}
+	if low < q.headSeq+headStep {
+		return
+	}
+	if err := q.s.begin(); err != nil {
+		return
+	}
+	defer q.s.end()
+	if err := q.s.db.DeleteRange(seqKey(q.qPrefix, q.headSeq), seqKey(q.qPrefix, low), pebble.NoSync); err != nil {
+		q.s.log.Warn("queue head range delete failed", "output", q.name, "err", err)
+		return
+	}
+	q.headSeq = low
+}
+
+// deliver sends a batch until every entry is delivered or dead-lettered, or
+// the output stops (the rest stays queued for the next start).
+func (q *outQueue) deliver(r *runner, b *batch) {
+	live := b.entries
+	abandoned := false
+	defer func() {
+		if !abandoned {
+			q.finish(b)
+		}
+	}()
+	msgs := make([]outputs.Message, 0, len(live))
+	for len(live) > 0 {
+		msgs = msgs[:0]
+		for _, e := range live {
+			msgs = append(msgs, e.msg)
+		}
+		err := r.out.Send(r.sendCtx, msgs)
+		now := time.Now()
+		if err == nil {
+			q.delivered.Add(int64(len(live)))
+			q.m.delivered.Add(float64(len(live)))
+			for _, e := range live {
+				q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
+			}
+			q.lastErr.Store(nil)
+			if err := q.settle(settlement{delivered: live, now: now}); err != nil {
+				q.s.log.Error("queue write failed", "output", q.name, "err", err)
+			}
+			return
+		}
+		if r.sendCtx.Err() != nil {
+			// Stopped while sending: keep the batch for the next start.
+			abandoned = true
+			return
+		}
+		st := q.classify(r.opts, live, err, now)
+		if err := q.settle(st); err != nil {
+			q.s.log.Error("queue write failed", "output", q.name, "err", err)
+		}
+		if len(st.retry) == 0 {
+			return
+		}
+		attempts := 0
+		for _, e := range st.retry {
+			attempts = max(attempts, e.meta.attempts)
+		}
+		wait := backoff(r.opts, attempts)
+		if ra := retryAfter(err); ra > wait {
+			wait = min(ra, maxRetryAfter)
+		}
+		q.s.log.Debug("delivery failed, retrying", "output", q.name, "alerts", len(st.retry), "attempt", attempts, "wait", wait, "err", redact(err.Error()))
+		if !q.sleep(r, wait) {
+			abandoned = true
+			return
+		}
+		live = st.retry
+	}
+}
+
+// classify splits a failed attempt into delivered, retry and dead entries.
+func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.Time) settlement {
+	st := settlement{now: now}
+	perEntry := func(i int) error { return err }
+	var pe *outputs.PartialError
+	if errors.As(err, &pe) {
+		perEntry = func(i int) error { return pe.Failed[i] }
+	}
+	msg := redact(err.Error())
+	q.lastErr.Store(&msg)
+	for i, e := range live {
+		eerr := perEntry(i)
+		if eerr == nil {
+			st.delivered = append(st.delivered, e)
+			q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
+			continue
+		}
+		q.failed.Add(1)
+		q.m.failed.Inc()
+		e.meta.attempts++
+		if e.meta.firstTry.IsZero() {
+			e.meta.firstTry = now
+		}
+		reason := ""
+		switch {
+		case !outputs.IsRetryable(eerr):
+			reason = "permanent failure: " + redact(eerr.Error())
+		case o.MaxAttempts > 0 && e.meta.attempts >= o.MaxAttempts:
+			reason = fmt.Sprintf("gave up after %d attempts: %s", e.meta.attempts, redact(eerr.Error()))
+		case o.MaxAge > 0 && now.Sub(e.meta.enq) > o.MaxAge:
+			reason = fmt.Sprintf("older than max age %s: %s", o.MaxAge, redact(eerr.Error()))
+		}
+		if reason != "" {
+			st.dead = append(st.dead, deadEntry{e, reason})
+			continue
+		}
+		st.retry = append(st.retry, e)
+	}
+	if n := len(st.delivered); n > 0 {
+		q.delivered.Add(int64(n))
+		q.m.delivered.Add(float64(n))
+	}
+	if n := len(st.dead); n > 0 {
+		q.m.deadLetters.Add(float64(n))
+		q.s.log.Warn("alerts dead-lettered", "output", q.name, "count", n, "reason", st.dead[0].reason)
+	}
+	if n := len(st.retry); n > 0 {
+		q.retries.Add(int64(n))
+		q.m.retries.Add(float64(n))
+	}
+	return st
+}
+
+// retryAfter is the longest wait the destination asked for, including the
+// per-message errors of a partial failure.
+func retryAfter(err error) time.Duration {
+	ra := outputs.RetryAfterOf(err)
+	var pe *outputs.PartialError
+	if errors.As(err, &pe) {
+		for _, e := range pe.Failed {
+			ra = max(ra, outputs.RetryAfterOf(e))
+		}
+	}
+	return ra
+}
+
+// backoff is exponential with full jitter: a uniform wait in
+// [BackoffInitial, min(BackoffMax, BackoffInitial * 2^attempts)].
+func backoff(o OutputOptions, attempts int) time.Duration {
+	ceil := o.BackoffMax
+	if attempts < 40 {
+		if c := o.BackoffInitial << attempts; c > 0 && c < ceil {
+			ceil = c
+		}
+	}
+	if ceil <= o.BackoffInitial {
+		return o.BackoffInitial
+	}
+	return o.BackoffInitial + rand.N(ceil-o.BackoffInitial+1)
+}
+
+// sleep waits d unless the output stops first; it reports whether it slept.
+func (q *outQueue) sleep(r *runner, d time.Duration) bool {
+	q.backoff.Add(1)
+	defer q.backoff.Add(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.stopTaking:
+		return false
+	}
+}
+
+// urlPattern matches URLs in error strings; the path and query of a webhook
+// URL often are its secret (Slack), and userinfo always is.
+var urlPattern = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s"'@]*@)?([^/\s"'?#]+)[^\s"']*`)
+
+// redact keeps the scheme and host of any URL in s and hides the rest.
+func redact(s string) string {
+	return urlPattern.ReplaceAllString(s, "$1$2/[redacted]")
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/lannerhq/lanner/alert"
+	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/router/ingest"
+	"github.com/lannerhq/lanner/router/queue"
+	"github.com/lannerhq/lanner/router/route"
+)
+
+// routing is what a reload swaps in one piece: the routes and the custom
+// fields, so that no alert sees half of an old config and half of a new one.
+type routing struct {
+	router       *route.Router
+	customFields map[string]string
+}
+
+// pipeline implements ingest.Pipeline: enrich, route, enqueue.
+type pipeline struct {
+	store   *queue.Store
+	routing atomic.Pointer[routing]
+}
+
+var _ ingest.Pipeline = (*pipeline)(nil)
+
+// Submit queues every alert for all its targets with one Enqueue call, so
+// that a batch costs one fsync (shared with concurrent calls).
+func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.Result, error) {
+	rt := p.routing.Load()
+	now := time.Now()
+	// first[i]..first[i+1] are the items of alert i.
+	first := make([]int, len(alerts)+1)
+	items := make([]queue.Item, 0, len(alerts))
+	for i, a := range alerts {
+		first[i] = len(items)
+		route.Enrich(a, rt.customFields)
+		d := rt.router.Route(a, now)
+		for _, t := range d.Targets {
+			items = append(items, queue.Item{Output: t.Output, Msg: outputs.Message{Alert: t.Alert, Overrides: t.Overrides}})
+		}
+	}
+	first[len(alerts)] = len(items)
+	var outcomes []queue.Outcome
+	if len(items) > 0 {
+		var err error
+		if outcomes, err = p.store.Enqueue(ctx, items); err != nil {
+			return nil, err
+		}
+	}
+	res := make([]ingest.Result, len(alerts))
+	for i := range alerts {
+		r := &res[i]
+		its := items[first[i]:first[i+1]]
+		if len(its) == 0 {
+			r.Outputs = []string{}
+			continue // routed nowhere (drop route, no outputs): nothing to do
+		}
+		dups := 0
+		r.Outputs = make([]string, 0, len(its))
+		for j, it := range its {
+			switch outcomes[first[i]+j] {
+			case queue.Full:
+				r.Full = append(r.Full, it.Output)
+			case queue.Duplicate:
+				dups++
+				r.Outputs = append(r.Outputs, it.Output)
+			default:
+				r.Outputs = append(r.Outputs, it.Output)
+			}
+		}
+		switch {
+		case len(r.Full) > 0:
+			r.Status = ingest.StatusFull
+		case dups == len(its):
+			r.Status = ingest.StatusDuplicate
+		default:
+			r.Status = ingest.StatusQueued
+		}
+	}
+	return res, nil
+}
