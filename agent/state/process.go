@@ -4,21 +4,28 @@
 // capture events, so the tables take no locks on the hot path.
 package state
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Process is what the agent knows about one thread group (a process).
 // Threads of the group share the same *Process.
 type Process struct {
-	Pid       uint32 // thread group id
-	PPid      uint32
-	Sid       uint32
-	Pgid      uint32
-	VPid      uint32 // pid in its own pid namespace
-	VPgid     uint32
-	Comm      string // proc.name: the kernel's comm (up to 15 chars)
-	Exe       string // proc.exe: argv[0] as given
-	ExePath   string // proc.exepath: the resolved executable path
-	Args      []string
+	Pid     uint32 // thread group id
+	PPid    uint32
+	Sid     uint32
+	Pgid    uint32
+	VPid    uint32 // pid in its own pid namespace
+	VPgid   uint32
+	Comm    string // proc.name: the kernel's comm (up to 15 chars)
+	Exe     string // proc.exe: argv[0] as given
+	ExePath string // proc.exepath: the resolved executable path
+	Args    []string
+	// ArgsLine and Cmdline are proc.args and proc.cmdline, joined once per
+	// exec so that rule evaluation reads them without allocating.
+	ArgsLine  string
+	Cmdline   string
 	Env       []string
 	Cwd       string
 	TTY       uint32
@@ -34,6 +41,17 @@ type Process struct {
 
 	threads int
 	FDs     map[int32]*FD
+}
+
+// SetCmd records argv[0] and the arguments, and the joined forms of both.
+func (p *Process) SetCmd(exe string, args []string) {
+	p.Exe, p.Args = exe, args
+	p.ArgsLine = strings.Join(args, " ")
+	if p.ArgsLine == "" {
+		p.Cmdline = p.Comm
+	} else {
+		p.Cmdline = p.Comm + " " + p.ArgsLine
+	}
 }
 
 // FDType is Falco's fd.type classification.

@@ -71,13 +71,13 @@ func (pfs ProcFS) ReadProcess(pid uint32) (*Process, error) {
 	if err := parseStat(stat, p); err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)
 	}
+	p.Cmdline = p.Comm // until the command line is read
 	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
 		parseStatus(status, p)
 	}
 	if cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmdline) > 0 {
-		args := splitNul(cmdline)
-		if len(args) > 0 {
-			p.Exe, p.Args = args[0], args[1:]
+		if args := splitNul(cmdline); len(args) > 0 {
+			p.SetCmd(args[0], args[1:])
 		}
 	}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
