@@ -119,9 +119,10 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 
 // AlertMeta is what an alert needs beyond the rule and the event.
 type AlertMeta struct {
-	// Time is the event's time; zero means evt.rawtime, or now if the event
-	// has none. The output text prints it in Time's location (Falco prints
-	// local time); the alert's time field is UTC.
+	// Time is the event's time; zero means evt.rawtime (in UTC), or now if
+	// the event has none. The output text prints it in Time's location (pass
+	// a local time to print local time as Falco does); the alert's time
+	// field is always UTC.
 	Time     time.Time
 	Hostname string
 }
@@ -137,7 +138,7 @@ func (e *Engine) Alert(r *Rule, ev fields.Event, meta AlertMeta) *alert.Alert {
 	t := meta.Time
 	if t.IsZero() {
 		if ns, ok := ev.Int(fields.EvtRawtime, fields.Arg{Index: -1}); ok {
-			t = time.Unix(0, ns)
+			t = time.Unix(0, ns).UTC()
 		} else {
 			t = time.Now()
 		}
@@ -223,8 +224,10 @@ func (fc *formatCtx) value(src *source) any {
 	ev := fc.ev
 	switch {
 	case src.typ.IsString():
+		// Events may return views of reused buffers; output_fields
+		// outlive the event, so they get their own copy.
 		if s, ok := fc.text(src); ok {
-			return s
+			return strings.Clone(s)
 		}
 	case src.typ.IsNumeric():
 		for k := 0; k < maxValues; k++ {
@@ -254,7 +257,7 @@ func (fc *formatCtx) value(src *source) any {
 		}
 	default:
 		if s, ok := src.firstString(ev); ok {
-			return s
+			return strings.Clone(s)
 		}
 	}
 	return nil
