@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,5 +295,79 @@ func TestDropAlertShape(t *testing.T) {
 	b, _ := json.Marshal(a)
 	if _, err := alert.Decode(b); err != nil {
 		t.Fatalf("drop alert does not round-trip: %v", err)
+	}
+}
+
+// TestConnectAndStackedRules connects to a local TCP listener. Falco's
+// official rules deliberately ignore loopback traffic, so a rule stacked
+// after falco_rules.yaml (with an `append` to an official list as well)
+// checks the socket fields the agent resolved.
+func TestConnectAndStackedRules(t *testing.T) {
+	requireRoot(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := lis.Addr().(*net.TCPAddr).Port
+	extra := filepath.Join(t.TempDir(), "local.yaml")
+	os.WriteFile(extra, []byte(fmt.Sprintf(`
+- list: shell_binaries
+  items: [lanner-test-shell]
+  override:
+    items: append
+- rule: Local TCP connect
+  desc: a test rule on top of the official ones
+  condition: evt.type = connect and fd.sport = %d and fd.l4proto = tcp and proc.name = curl
+  output: connect %%fd.name (sip=%%fd.sip sport=%%fd.sport cip=%%fd.cip typechar=%%fd.typechar res=%%evt.res)
+  priority: NOTICE
+  tags: [test]
+`, port)), 0o644)
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{RulesPaths: []string{officialRules(t), extra}, Stdout: out,
+			Hostname: "lanner-test", Logger: testLogger(t)})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitForCapture(t, out)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		exec.Command(curl, "-s", "-m", "1", fmt.Sprintf("http://127.0.0.1:%d/", port)).Run()
+		if a, ok := findAlert(out.alerts(t), "Local TCP connect"); ok {
+			f := a.OutputFields
+			if alert.FieldString(f["fd.sip"]) != "127.0.0.1" || alert.FieldString(f["fd.sport"]) != fmt.Sprint(port) ||
+				alert.FieldString(f["fd.typechar"]) != "4" ||
+				(alert.FieldString(f["evt.res"]) != "SUCCESS" && alert.FieldString(f["evt.res"]) != "EINPROGRESS") {
+				t.Errorf("connect fields = %v", f)
+			}
+			if name := alert.FieldString(f["fd.name"]); !strings.HasSuffix(name, fmt.Sprintf("->127.0.0.1:%d", port)) {
+				t.Errorf("fd.name = %q", name)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no alert for the local connect")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
