@@ -1,10 +1,12 @@
 //go:build ignore
 
-// Lanner's kernel side: syscall capture on tp_btf sys_enter/sys_exit plus the
+// Lanner's kernel side: syscall capture on tp_btf sys_exit plus the
 // sched_process_{fork,exec,exit} lifecycle. One record per syscall, emitted at
-// exit with the entry arguments (kept per thread in `inflight`), Falco-style.
-// Records go to one ring buffer per CPU with batched wake-ups. x86_64 only:
-// syscall arguments are read from struct pt_regs.
+// exit with both the arguments and the return value, Falco-style. The
+// arguments come from the task's saved user registers, which the syscall
+// leaves intact on x86_64 (as Falco's modern probe does): no sys_enter program
+// and no per-thread map, so a syscall costs one program run. Records go to one
+// ring buffer per CPU with batched wake-ups. x86_64 only (struct pt_regs).
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,7 +53,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SYS_bind 49
 #define SYS_clone 56
 #define SYS_execve 59
-#define SYS_exit 60
+
 #define SYS_truncate 76
 #define SYS_chdir 80
 #define SYS_rename 82
@@ -69,7 +71,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SYS_mount 165
 #define SYS_umount2 166
 #define SYS_init_module 175
-#define SYS_exit_group 231
+
 #define SYS_openat 257
 #define SYS_mkdirat 258
 #define SYS_fchownat 260
@@ -121,15 +123,12 @@ enum flag {
 };
 
 enum counter {
-	CNT_SEEN = 0,         /* records the programs tried to emit */
-	CNT_SENT = 1,         /* records written to a ring */
-	CNT_DROP_RING = 2,    /* ring full: record lost */
-	CNT_DROP_NO_RING = 3, /* no ring for this CPU: record lost */
-	CNT_DROP_ARGS = 4,    /* inflight map full: syscall lost */
-	CNT_ENTER_MISS = 5,   /* exit without a matching entry (filter raced) */
-	CNT_TRUNCATED = 6,    /* records with a truncated string/path */
-	CNT_READ_FAIL = 7,    /* a user/kernel memory read failed */
-	CNT_MAX = 8,
+	CNT_SENT = 0,         /* records written to a ring */
+	CNT_DROP_RING = 1,    /* ring full: record lost */
+	CNT_DROP_NO_RING = 2, /* no ring for this CPU: record lost */
+	CNT_TRUNCATED = 3,    /* records with a truncated string/path */
+	CNT_READ_FAIL = 4,    /* a user/kernel memory read failed */
+	CNT_MAX = 5,
 };
 
 struct event {
@@ -166,11 +165,6 @@ struct tuple {
 	__u8 daddr[16];
 };
 
-struct enter {
-	__u64 args[6];
-	__u32 nr;
-	__u32 pad;
-};
 
 struct scratch {
 	struct event hdr;
@@ -195,14 +189,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } syscall_filter SEC(".maps");
-
-/* Entry args of syscalls in flight, per thread (key: pid_tgid). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct enter);
-} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -536,7 +522,6 @@ static __always_inline void submit(struct scratch *s)
 	__u64 size, avail, flags;
 	void *ring;
 
-	count(CNT_SEEN);
 	if (s->hdr.flags & FLAG_TRUNCATED)
 		count(CNT_TRUNCATED);
 	ring = bpf_map_lookup_elem(&rings, &cpu);
@@ -556,6 +541,14 @@ static __always_inline void submit(struct scratch *s)
 		count(CNT_DROP_RING);
 	else
 		count(CNT_SENT);
+}
+
+/* kernel_cap_t is a u64 since 6.3 and a u32[2] before: same 8 bytes. */
+static __always_inline __u64 read_caps(const kernel_cap_t *cap)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), cap);
+	return v;
 }
 
 static __always_inline bool is_compat(struct task_struct *task)
@@ -665,9 +658,9 @@ static __always_inline void decode(struct scratch *s, struct task_struct *task, 
 	}
 	case SYS_capset: {
 		const struct cred *cred = task->cred;
-		s->hdr.aux[0] = cred->cap_inheritable.val;
-		s->hdr.aux[1] = cred->cap_permitted.val;
-		s->hdr.aux[2] = cred->cap_effective.val;
+		s->hdr.aux[0] = read_caps(&cred->cap_inheritable);
+		s->hdr.aux[1] = read_caps(&cred->cap_permitted);
+		s->hdr.aux[2] = read_caps(&cred->cap_effective);
 		break;
 	}
 	case SYS_clone3: {
@@ -681,61 +674,11 @@ static __always_inline void decode(struct scratch *s, struct task_struct *task, 
 	}
 }
 
-static __always_inline int emit_syscall(struct task_struct *task, __u32 nr, __u64 *args, __s64 ret, bool with_args)
-{
-	struct scratch *s = get_scratch();
-
-	if (!s)
-		return 0;
-	fill_header(s, task, KIND_SYSCALL, nr);
-	s->hdr.ret = ret;
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		s->hdr.args[i] = args[i];
-	if (with_args)
-		decode(s, task, nr, s->hdr.args, ret);
-	submit(s);
-	return 0;
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
-{
-	struct task_struct *task;
-	struct enter e;
-	__u64 pid_tgid;
-	__u32 nr = id;
-
-	if ((__u64)id >= NR_SYSCALLS || !wanted(nr))
-		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if ((__u32)(pid_tgid >> 32) == self_tgid)
-		return 0;
-	task = bpf_get_current_task_btf();
-	if (is_compat(task))
-		return 0;
-	e.args[0] = regs->di;
-	e.args[1] = regs->si;
-	e.args[2] = regs->dx;
-	e.args[3] = regs->r10;
-	e.args[4] = regs->r8;
-	e.args[5] = regs->r9;
-	e.nr = nr;
-	e.pad = 0;
-	/* exit/exit_group never return: emit them now. */
-	if (nr == SYS_exit || nr == SYS_exit_group)
-		return emit_syscall(task, nr, e.args, 0, false);
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &e, BPF_ANY))
-		count(CNT_DROP_ARGS);
-	return 0;
-}
-
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
-	struct enter *e;
-	__u64 args[6];
+	struct scratch *s;
 	__u64 pid_tgid;
 	long id = regs->orig_ax;
 	__u32 nr = id;
@@ -745,36 +688,37 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 	pid_tgid = bpf_get_current_pid_tgid();
 	if ((__u32)(pid_tgid >> 32) == self_tgid)
 		return 0;
-	/* A successful exec was reported by sched_process_exec, which also
-	 * removed the entry (the thread id may have changed in de_thread). */
+	/* A successful exec is reported by sched_process_exec. */
 	if ((nr == SYS_execve || nr == SYS_execveat) && ret == 0)
 		return 0;
-	e = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (!e) {
-		task = bpf_get_current_task_btf();
-		if (!is_compat(task))
-			count(CNT_ENTER_MISS);
+	task = bpf_get_current_task_btf();
+	if (is_compat(task))
 		return 0;
-	}
-	if (e->nr != nr) {
-		bpf_map_delete_elem(&inflight, &pid_tgid);
-		count(CNT_ENTER_MISS);
+	s = get_scratch();
+	if (!s)
 		return 0;
-	}
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		args[i] = e->args[i];
-	bpf_map_delete_elem(&inflight, &pid_tgid);
-	return emit_syscall(bpf_get_current_task_btf(), nr, args, ret, true);
+	fill_header(s, task, KIND_SYSCALL, nr);
+	s->hdr.ret = ret;
+	s->hdr.args[0] = regs->di;
+	s->hdr.args[1] = regs->si;
+	s->hdr.args[2] = regs->dx;
+	s->hdr.args[3] = regs->r10;
+	s->hdr.args[4] = regs->r8;
+	s->hdr.args[5] = regs->r9;
+	decode(s, task, nr, s->hdr.args, ret);
+	submit(s);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
 	struct scratch *s;
-	struct enter *e;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
+	long nr;
 
 	if (tgid == self_tgid)
 		return 0;
@@ -783,7 +727,7 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	fill_header(s, bpf_get_current_task_btf(), KIND_FORK, 0);
+	fill_header(s, task, KIND_FORK, 0);
 	s->hdr.tid = child->pid;
 	s->hdr.pid = child->tgid;
 	s->hdr.ppid = child->real_parent->tgid;
@@ -791,16 +735,21 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	s->hdr.aux[1] = parent->tgid;
 	if (child->tgid == parent->tgid)
 		s->hdr.flags |= FLAG_THREAD;
-	/* The clone flags, when the clone call was captured. */
-	e = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (e) {
-		s->hdr.nr = e->nr;
-		if (e->nr == SYS_clone) {
-			s->hdr.aux[2] = e->args[0];
-		} else if (e->nr == SYS_clone3 && e->args[0]) {
+	/* The parent is inside clone/clone3/fork/vfork: its saved registers
+	 * hold the call and its flags (none for kernel threads). */
+	if (!(task->flags & 0x00200000 /* PF_KTHREAD */)) {
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		nr = BPF_CORE_READ(regs, orig_ax);
+		if (nr == SYS_clone) {
+			s->hdr.nr = nr;
+			s->hdr.aux[2] = BPF_CORE_READ(regs, di);
+		} else if (nr == SYS_clone3) {
 			__u64 flags = 0;
-			if (!bpf_probe_read_user(&flags, sizeof(flags), (const void *)e->args[0]))
+			s->hdr.nr = nr;
+			if (!bpf_probe_read_user(&flags, sizeof(flags), (const void *)BPF_CORE_READ(regs, di)))
 				s->hdr.aux[2] = flags;
+		} else if (nr == 57 /* fork */ || nr == 58 /* vfork */) {
+			s->hdr.nr = nr;
 		}
 	}
 	submit(s);
@@ -812,35 +761,25 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct scratch *s;
-	struct enter *e;
 	struct mm_struct *mm;
 	struct file *exe;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	__u64 old_key = ((__u64)tgid << 32) | (__u32)old_pid;
-	__u32 nr = SYS_execve;
+	__u32 nr;
 
 	if (tgid == self_tgid)
 		return 0;
-	if (!lifecycle && !wanted(SYS_execve) && !wanted(SYS_execveat)) {
-		bpf_map_delete_elem(&inflight, &old_key);
+	if (!lifecycle && !wanted(SYS_execve) && !wanted(SYS_execveat))
 		return 0;
-	}
 	s = get_scratch();
 	if (!s)
 		return 0;
-	e = bpf_map_lookup_elem(&inflight, &old_key);
-	if (e)
-		nr = e->nr;
+	/* The loader has reset the registers, so the syscall is inferred: an
+	 * exec relative to a file descriptor (execveat with a dirfd, e.g. of a
+	 * memfd) has bprm->fdpath ("/dev/fd/N[/path]"). execveat(AT_FDCWD, ...)
+	 * is indistinguishable from execve here and reported as execve. */
+	nr = BPF_CORE_READ(bprm, fdpath) ? SYS_execveat : SYS_execve;
 	fill_header(s, task, KIND_EXEC, nr);
-	if (e) {
-		/* The entry args (pointers into the old image; dirfd and flags
-		 * for execveat stay meaningful). */
-#pragma unroll
-		for (int i = 0; i < 6; i++)
-			s->hdr.args[i] = e->args[i];
-		bpf_map_delete_elem(&inflight, &old_key);
-	}
 	s->hdr.aux[0] = old_pid;
 	put_kstr(s, BLOB_PATH, BPF_CORE_READ(bprm, filename));
 
@@ -863,7 +802,7 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		__u16 mode = BPF_CORE_READ(inode, i_mode);
 		__u32 iuid = BPF_CORE_READ(inode, i_uid.val);
 		__u32 igid = BPF_CORE_READ(inode, i_gid.val);
-		__u64 caps = cred->cap_effective.val;
+		__u64 caps = read_caps(&cred->cap_effective);
 		__u32 fsuid = cred->fsuid.val, fsgid = cred->fsgid.val;
 
 		if (put_dpath(s, BLOB_EXE, dentry, BPF_CORE_READ(exe, f_path.mnt)))
@@ -871,7 +810,8 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
 		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
 			s->hdr.flags |= FLAG_EXE_MEMFD;
-		if (BPF_CORE_READ(inode, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+		if (bpf_core_type_exists(struct ovl_inode) &&
+		    BPF_CORE_READ(inode, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
 			struct ovl_inode *oi = container_of(inode, struct ovl_inode, vfs_inode);
 			if (BPF_CORE_READ(oi, __upperdentry))
 				s->hdr.flags |= FLAG_EXE_UPPER;
@@ -910,7 +850,6 @@ int BPF_PROG(lanner_exit, struct task_struct *p)
 	struct scratch *s;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	bpf_map_delete_elem(&inflight, &pid_tgid);
 	if ((__u32)(pid_tgid >> 32) == self_tgid)
 		return 0;
 	if (!lifecycle)

@@ -32,23 +32,13 @@ const (
 type LannerCounter uint32
 
 const (
-	LannerCounterCNT_SEEN         LannerCounter = 0
-	LannerCounterCNT_SENT         LannerCounter = 1
-	LannerCounterCNT_DROP_RING    LannerCounter = 2
-	LannerCounterCNT_DROP_NO_RING LannerCounter = 3
-	LannerCounterCNT_DROP_ARGS    LannerCounter = 4
-	LannerCounterCNT_ENTER_MISS   LannerCounter = 5
-	LannerCounterCNT_TRUNCATED    LannerCounter = 6
-	LannerCounterCNT_READ_FAIL    LannerCounter = 7
-	LannerCounterCNT_MAX          LannerCounter = 8
+	LannerCounterCNT_SENT         LannerCounter = 0
+	LannerCounterCNT_DROP_RING    LannerCounter = 1
+	LannerCounterCNT_DROP_NO_RING LannerCounter = 2
+	LannerCounterCNT_TRUNCATED    LannerCounter = 3
+	LannerCounterCNT_READ_FAIL    LannerCounter = 4
+	LannerCounterCNT_MAX          LannerCounter = 5
 )
-
-type LannerEnter struct {
-	_    structs.HostLayout
-	Args [6]uint64
-	Nr   uint32
-	Pad  uint32
-}
 
 type LannerEvent struct {
 	_        structs.HostLayout
@@ -119,27 +109,25 @@ type LannerTuple struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	LannerMapCounters        = "counters"
-	LannerMapInflight        = "inflight"
-	LannerMapRings           = "rings"
-	LannerMapScratchMap      = "scratch_map"
-	LannerMapSyscallFilter   = "syscall_filter"
-	LannerProgLannerExec     = "lanner_exec"
-	LannerProgLannerExit     = "lanner_exit"
-	LannerProgLannerFork     = "lanner_fork"
-	LannerProgLannerSysEnter = "lanner_sys_enter"
-	LannerProgLannerSysExit  = "lanner_sys_exit"
-	LannerVarArgvMax         = "argv_max"
-	LannerVarEnvMax          = "env_max"
-	LannerVarLifecycle       = "lifecycle"
-	LannerVarSelfTgid        = "self_tgid"
-	LannerVarUnusedBlob      = "unused_blob"
-	LannerVarUnusedCounter   = "unused_counter"
-	LannerVarUnusedEvent     = "unused_event"
-	LannerVarUnusedFlag      = "unused_flag"
-	LannerVarUnusedKind      = "unused_kind"
-	LannerVarUnusedTuple     = "unused_tuple"
-	LannerVarWakeupBytes     = "wakeup_bytes"
+	LannerMapCounters       = "counters"
+	LannerMapRings          = "rings"
+	LannerMapScratchMap     = "scratch_map"
+	LannerMapSyscallFilter  = "syscall_filter"
+	LannerProgLannerExec    = "lanner_exec"
+	LannerProgLannerExit    = "lanner_exit"
+	LannerProgLannerFork    = "lanner_fork"
+	LannerProgLannerSysExit = "lanner_sys_exit"
+	LannerVarArgvMax        = "argv_max"
+	LannerVarEnvMax         = "env_max"
+	LannerVarLifecycle      = "lifecycle"
+	LannerVarSelfTgid       = "self_tgid"
+	LannerVarUnusedBlob     = "unused_blob"
+	LannerVarUnusedCounter  = "unused_counter"
+	LannerVarUnusedEvent    = "unused_event"
+	LannerVarUnusedFlag     = "unused_flag"
+	LannerVarUnusedKind     = "unused_kind"
+	LannerVarUnusedTuple    = "unused_tuple"
+	LannerVarWakeupBytes    = "wakeup_bytes"
 )
 
 // LoadLanner returns the embedded CollectionSpec for Lanner.
@@ -184,11 +172,10 @@ type LannerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type LannerProgramSpecs struct {
-	LannerExec     *ebpf.ProgramSpec `ebpf:"lanner_exec"`
-	LannerExit     *ebpf.ProgramSpec `ebpf:"lanner_exit"`
-	LannerFork     *ebpf.ProgramSpec `ebpf:"lanner_fork"`
-	LannerSysEnter *ebpf.ProgramSpec `ebpf:"lanner_sys_enter"`
-	LannerSysExit  *ebpf.ProgramSpec `ebpf:"lanner_sys_exit"`
+	LannerExec    *ebpf.ProgramSpec `ebpf:"lanner_exec"`
+	LannerExit    *ebpf.ProgramSpec `ebpf:"lanner_exit"`
+	LannerFork    *ebpf.ProgramSpec `ebpf:"lanner_fork"`
+	LannerSysExit *ebpf.ProgramSpec `ebpf:"lanner_sys_exit"`
 }
 
 // LannerMapSpecs contains maps before they are loaded into the kernel.
@@ -196,7 +183,6 @@ type LannerProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type LannerMapSpecs struct {
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
-	Inflight      *ebpf.MapSpec `ebpf:"inflight"`
 	Rings         *ebpf.MapSpec `ebpf:"rings"`
 	ScratchMap    *ebpf.MapSpec `ebpf:"scratch_map"`
 	SyscallFilter *ebpf.MapSpec `ebpf:"syscall_filter"`
@@ -240,7 +226,6 @@ func (o *LannerObjects) Close() error {
 // It can be passed to LoadLannerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LannerMaps struct {
 	Counters      *ebpf.Map `ebpf:"counters"`
-	Inflight      *ebpf.Map `ebpf:"inflight"`
 	Rings         *ebpf.Map `ebpf:"rings"`
 	ScratchMap    *ebpf.Map `ebpf:"scratch_map"`
 	SyscallFilter *ebpf.Map `ebpf:"syscall_filter"`
@@ -249,7 +234,6 @@ type LannerMaps struct {
 func (m *LannerMaps) Close() error {
 	return _LannerClose(
 		m.Counters,
-		m.Inflight,
 		m.Rings,
 		m.ScratchMap,
 		m.SyscallFilter,
@@ -277,11 +261,10 @@ type LannerVariables struct {
 //
 // It can be passed to LoadLannerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LannerPrograms struct {
-	LannerExec     *ebpf.Program `ebpf:"lanner_exec"`
-	LannerExit     *ebpf.Program `ebpf:"lanner_exit"`
-	LannerFork     *ebpf.Program `ebpf:"lanner_fork"`
-	LannerSysEnter *ebpf.Program `ebpf:"lanner_sys_enter"`
-	LannerSysExit  *ebpf.Program `ebpf:"lanner_sys_exit"`
+	LannerExec    *ebpf.Program `ebpf:"lanner_exec"`
+	LannerExit    *ebpf.Program `ebpf:"lanner_exit"`
+	LannerFork    *ebpf.Program `ebpf:"lanner_fork"`
+	LannerSysExit *ebpf.Program `ebpf:"lanner_sys_exit"`
 }
 
 func (p *LannerPrograms) Close() error {
@@ -289,7 +272,6 @@ func (p *LannerPrograms) Close() error {
 		p.LannerExec,
 		p.LannerExit,
 		p.LannerFork,
-		p.LannerSysEnter,
 		p.LannerSysExit,
 	)
 }

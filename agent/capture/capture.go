@@ -97,6 +97,7 @@ type Capture struct {
 	filter   [MaxSyscall]bool
 
 	readMu    sync.Mutex // one reader at a time
+	drain     *drain     // Read's merge state, guarded by readMu
 	closeOnce sync.Once
 	closed    chan struct{}
 	detached  chan error // the owner goroutine's result of detaching
@@ -223,11 +224,8 @@ func (c *Capture) load() error {
 	}
 	c.bootOffset = bootOffset()
 
-	for _, p := range []*ebpf.Program{
-		c.objs.LannerSysEnter, c.objs.LannerSysExit,
-		c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit,
-	} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+	for _, p := range c.programs() {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
 			return fmt.Errorf("capture: attach %s: %w", p, err)
 		}
@@ -373,13 +371,15 @@ func (c *Capture) wake() {
 	_, _ = unix.Write(c.wakefd, one[:])
 }
 
+// programs lists every program, in attach order.
+func (c *Capture) programs() []*ebpf.Program {
+	return []*ebpf.Program{c.objs.LannerSysExit, c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit}
+}
+
 // progIDs returns the kernel ids of the attached programs (tests).
 func (c *Capture) progIDs() []ebpf.ProgramID {
 	var ids []ebpf.ProgramID
-	for _, p := range []*ebpf.Program{
-		c.objs.LannerSysEnter, c.objs.LannerSysExit,
-		c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit,
-	} {
+	for _, p := range c.programs() {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, id)

@@ -219,7 +219,7 @@ func TestCaptureFileEvents(t *testing.T) {
 }
 
 func TestCaptureExec(t *testing.T) {
-	col := startCapture(t, Config{}, []string{"execve", "execveat", "memfd_create"}, nil)
+	col := startCapture(t, Config{}, []string{"execve", "execveat", "memfd_create", "setresuid", "setuid"}, nil)
 	wd, _ := os.Getwd()
 
 	t.Run("shell from a non-shell parent", func(t *testing.T) {
@@ -256,7 +256,9 @@ func TestCaptureExec(t *testing.T) {
 	})
 	t.Run("memfd", func(t *testing.T) {
 		pid, _ := runHelper(t, "memfd-exec", "lanner-memfd")
-		m := col.wait(t, "memfd_create", func(r rec) bool { return r.Kind == KindSyscall && r.PID == uint32(pid) && r.SyscallName() == "memfd_create" })
+		m := col.wait(t, "memfd_create", func(r rec) bool {
+			return r.Kind == KindSyscall && r.PID == uint32(pid) && r.SyscallName() == "memfd_create"
+		})
 		if m.path != "lanner-memfd" || m.Ret < 0 {
 			t.Errorf("memfd_create: %v", m)
 		}
@@ -265,6 +267,40 @@ func TestCaptureExec(t *testing.T) {
 		})
 		if r.SyscallName() != "execveat" || r.Flags&FlagExeMemfd == 0 || !strings.HasPrefix(r.exe, "memfd:lanner-memfd") {
 			t.Errorf("exec memfd: %v flags=%#x", r, r.Flags)
+		}
+	})
+	t.Run("credentials", func(t *testing.T) {
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Skip("setpriv(1) not installed")
+		}
+		pid := runCmd(t, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/true")
+		s := col.wait(t, "setresuid", func(r rec) bool {
+			return r.Kind == KindSyscall && r.PID == uint32(pid) && r.SyscallName() == "setresuid"
+		})
+		if s.Args[0] != 65534 || s.Args[1] != 65534 || s.Ret != 0 {
+			t.Errorf("setresuid: %v", s)
+		}
+		r := col.wait(t, "exec as nobody", func(r rec) bool { return r.Kind == KindExec && r.PID == uint32(pid) && r.path == "/bin/true" })
+		if r.UID != 65534 || r.EUID != 65534 || r.GID != 65534 || r.EGID != 65534 {
+			t.Errorf("exec creds: %+v", r.Event)
+		}
+	})
+	t.Run("loginuid", func(t *testing.T) {
+		// A fresh shell may set its own loginuid once; the exec keeps it.
+		pid := runCmd(t, "/bin/sh", "-c", "echo 4242 > /proc/self/loginuid && exec /bin/cat /dev/null")
+		r := col.wait(t, "exec cat", func(r rec) bool { return r.Kind == KindExec && r.PID == uint32(pid) && r.path == "/bin/cat" })
+		if r.LoginUID != 4242 {
+			t.Errorf("loginuid = %d, want 4242", r.LoginUID)
+		}
+	})
+	t.Run("tty", func(t *testing.T) {
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Skip("script(1) not installed")
+		}
+		runCmd(t, "script", "-qec", "/bin/cat /dev/null", "/dev/null")
+		r := col.wait(t, "exec cat on a pty", func(r rec) bool { return r.Kind == KindExec && r.path == "/bin/cat" && r.TTY != 0 })
+		if major := r.TTY >> 8 & 0xfff; major != 136 { // Unix98 pty slaves
+			t.Errorf("tty %#x: major %d, want 136", r.TTY, major)
 		}
 	})
 	t.Run("failed exec carries the path", func(t *testing.T) {
@@ -441,11 +477,11 @@ func TestCloseDetaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := c.progIDs()
-	if len(ids) != 5 {
+	if len(ids) != 4 {
 		t.Fatalf("program ids = %v", ids)
 	}
-	if n := countLinks(t, ids); n != 5 {
-		t.Fatalf("%d links attached, want 5", n)
+	if n := countLinks(t, ids); n != 4 {
+		t.Fatalf("%d links attached, want 4", n)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -482,4 +518,95 @@ func countLinks(t *testing.T, progs []ebpf.ProgramID) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestCaptureAcceptBindSendto(t *testing.T) {
+	self := uint32(os.Getpid())
+	col := startCapture(t, Config{IncludeSelf: true}, []string{"accept", "accept4", "bind", "sendto"},
+		func(e *Event) bool { return e.Kind == KindSyscall && e.PID == self })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	// Go binds port 0; the kernel picks the port.
+	col.wait(t, "bind", func(r rec) bool {
+		return r.SyscallName() == "bind" && r.saOK && r.sa.Family == AFInet && r.sa.IP.String() == "127.0.0.1" && r.Ret == 0
+	})
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			time.Sleep(100 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	a := col.wait(t, "accept", func(r rec) bool { return strings.HasPrefix(r.SyscallName(), "accept") && r.Ret >= 0 })
+	if !a.saOK || a.sa.IP.String() != "127.0.0.1" || !a.tupleOK || a.tuple.SrcPort != port || a.tuple.DstPort != a.sa.Port {
+		t.Errorf("accept: %v sa=%+v tuple=%+v", a, a.sa, a.tuple)
+	}
+
+	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer u.Close()
+	uport := uint16(u.LocalAddr().(*net.UDPAddr).Port)
+	s, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.WriteToUDP([]byte("x"), u.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	st := col.wait(t, "sendto v6", func(r rec) bool { return r.SyscallName() == "sendto" && r.saOK && r.sa.Port == uport })
+	if st.sa.Family != AFInet6 || st.sa.IP.String() != "::1" || st.Ret != 1 {
+		t.Errorf("sendto: %v sa=%+v", st, st.sa)
+	}
+}
+
+// TestCaptureOverlayExe mounts a real overlayfs and execs one binary from
+// its lower and one from its upper layer.
+func TestCaptureOverlayExe(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	lower, upper, work, merged := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{lower, upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lower, "lowertrue"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		t.Skipf("overlayfs not available: %v", err)
+	}
+	defer func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }()
+	if err := os.WriteFile(filepath.Join(merged, "uppertrue"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	col := startCapture(t, Config{}, nil, func(e *Event) bool { return e.Kind == KindExec })
+	for _, tc := range []struct {
+		name string
+		want Flags
+	}{{"lowertrue", FlagExeLower}, {"uppertrue", FlagExeUpper}} {
+		p := filepath.Join(merged, tc.name)
+		pid := runCmd(t, p)
+		r := col.wait(t, "exec "+tc.name, func(r rec) bool { return r.PID == uint32(pid) })
+		if r.Flags&(FlagExeLower|FlagExeUpper) != tc.want || r.exe != p {
+			t.Errorf("%s: flags=%#x exe=%q", tc.name, r.Flags, r.exe)
+		}
+	}
 }

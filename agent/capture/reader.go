@@ -35,12 +35,18 @@ func (c *Capture) Read(ctx context.Context, fn func(*Event) error) error {
 	stop := context.AfterFunc(ctx, c.wake)
 	defer stop()
 
-	d := drain{
-		c:       c,
-		recs:    make([]ringbuf.Record, len(c.readers)),
-		pending: make([]bool, len(c.readers)),
-		fn:      fn,
+	// The merge state outlives one Read, so that records already taken
+	// from the rings are delivered by the next Read if this one stops.
+	if c.drain == nil {
+		c.drain = &drain{
+			c:       c,
+			recs:    make([]ringbuf.Record, len(c.readers)),
+			pending: make([]bool, len(c.readers)),
+		}
 	}
+	d := c.drain
+	d.fn = fn
+	defer func() { d.fn = nil }()
 	events := make([]unix.EpollEvent, len(c.readers)+1)
 	timeout := int(c.cfg.FlushInterval / time.Millisecond)
 	if timeout < 1 {
@@ -153,26 +159,22 @@ func (d *drain) next(i int) (bool, error) {
 
 // Counters are the kernel's counts for one CPU (or their sum).
 type Counters struct {
-	Seen         uint64 // records the programs tried to emit
+	Seen         uint64 // records the programs tried to emit (Sent + dropped)
 	Sent         uint64 // records written to a ring
 	DropRingFull uint64 // lost: ring full (userspace too slow)
 	DropNoRing   uint64 // lost: no ring for the CPU
-	DropArgsFull uint64 // lost: per-thread entry map full
-	EnterMissing uint64 // syscall exits without a captured entry (filter changed mid-call)
-	Truncated    uint64 // records with a string or path cut at its bound
+	Truncated    uint64 // records with a string or path cut at its bound (kept)
 	ReadFailed   uint64 // user/kernel memory reads that failed (field left empty)
 }
 
 // Dropped is the number of events lost in the kernel.
-func (c Counters) Dropped() uint64 { return c.DropRingFull + c.DropNoRing + c.DropArgsFull }
+func (c Counters) Dropped() uint64 { return c.DropRingFull + c.DropNoRing }
 
 func (c *Counters) add(o Counters) {
 	c.Seen += o.Seen
 	c.Sent += o.Sent
 	c.DropRingFull += o.DropRingFull
 	c.DropNoRing += o.DropNoRing
-	c.DropArgsFull += o.DropArgsFull
-	c.EnterMissing += o.EnterMissing
 	c.Truncated += o.Truncated
 	c.ReadFailed += o.ReadFailed
 }
@@ -206,18 +208,12 @@ func (c *Capture) Stats() (Stats, error) {
 		for cpu, v := range vals {
 			pc := &st.PerCPU[cpu]
 			switch bpf.LannerCounter(k) {
-			case bpf.LannerCounterCNT_SEEN:
-				pc.Seen = v
 			case bpf.LannerCounterCNT_SENT:
 				pc.Sent = v
 			case bpf.LannerCounterCNT_DROP_RING:
 				pc.DropRingFull = v
 			case bpf.LannerCounterCNT_DROP_NO_RING:
 				pc.DropNoRing = v
-			case bpf.LannerCounterCNT_DROP_ARGS:
-				pc.DropArgsFull = v
-			case bpf.LannerCounterCNT_ENTER_MISS:
-				pc.EnterMissing = v
 			case bpf.LannerCounterCNT_TRUNCATED:
 				pc.Truncated = v
 			case bpf.LannerCounterCNT_READ_FAIL:
@@ -225,8 +221,10 @@ func (c *Capture) Stats() (Stats, error) {
 			}
 		}
 	}
-	for _, pc := range st.PerCPU {
-		st.Total.add(pc)
+	for i := range st.PerCPU {
+		pc := &st.PerCPU[i]
+		pc.Seen = pc.Sent + pc.Dropped()
+		st.Total.add(*pc)
 	}
 	st.Delivered = c.delivered.Load()
 	st.DecodeErrors = c.decodeErrs.Load()

@@ -1,11 +1,14 @@
 package main
 
-import "github.com/lannerhq/lanner/rules/loader"
+import (
+	"github.com/lannerhq/lanner/rules/engine"
+	"github.com/lannerhq/lanner/rules/loader"
+)
 
 // compileProblems compiles a loaded ruleset with the rules engine and returns
-// what the compiler found (unknown fields, operator/type mismatches).
-// TODO(issue 4): call rules/engine's Compile once it exists; until then
-// validate reports loader problems only.
+// what the compiler found (unknown fields, operator/type mismatches, bad
+// output fields).
 func compileProblems(rs *loader.Ruleset) []loader.Problem {
-	return nil
+	_, probs := engine.Compile(rs, engine.Options{})
+	return probs
 }

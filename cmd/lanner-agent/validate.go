@@ -43,6 +43,7 @@ func validate(args []string, stdout, stderr io.Writer, logger *slog.Logger) erro
 	}
 	rs, probs := loader.Load(srcs...)
 	probs = append(probs, compileProblems(rs)...)
+	loader.SortProblems(probs, srcs)
 	nerr, nwarn := 0, 0
 	for _, p := range probs {
 		fmt.Fprintln(stdout, p.String())

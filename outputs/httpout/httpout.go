@@ -173,6 +173,8 @@ func ClassifyStatus(code int, retryAfter string, err error) error {
 
 // ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	// A nonsense header must not park an output for years.
+	const maxWait = 24 * time.Hour
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
@@ -181,18 +183,16 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if s < 0 {
 			return 0, false
 		}
-		const maxWait = 24 * time.Hour // a nonsense header must not park an output for years
-		return min(time.Duration(s)*time.Second, maxWait), true
+		if s > int64(maxWait/time.Second) { // also keeps the multiplication from overflowing
+			return maxWait, true
+		}
+		return time.Duration(s) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return min(max(t.Sub(now), 0), maxWait), true
 }
 
 func readBounded(r io.Reader) string {

@@ -8,7 +8,6 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
+	"github.com/lannerhq/lanner/outputs/internal/alertjson"
 )
 
 const (
@@ -141,9 +141,9 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	msgs := make([]kafkago.Message, 0, len(batch))
 	from := make([]int, 0, len(batch)) // msgs[j] is batch[from[j]]
 	var failed map[int]error
-	var sb strings.Builder
+	sc := scratch{buf: make([]byte, 0, 512*len(batch))}
 	for i, m := range batch {
-		km, err := o.record(m, &sb)
+		km, err := o.record(m, &sc)
 		if err != nil {
 			if failed == nil {
 				failed = make(map[int]error)
@@ -197,8 +197,16 @@ func (o *Output) Close() error {
 	return o.w.Close()
 }
 
+// scratch is reused across the records of one Send.
+type scratch struct {
+	sb  strings.Builder
+	enc alertjson.Encoder
+	buf []byte // record values are carved out of it
+}
+
 // record builds the Kafka record for one alert.
-func (o *Output) record(m outputs.Message, sb *strings.Builder) (kafkago.Message, error) {
+func (o *Output) record(m outputs.Message, sc *scratch) (kafkago.Message, error) {
+	sb := &sc.sb
 	a := m.Alert
 	if a == nil {
 		return kafkago.Message{}, errors.New("kafka: message without alert")
@@ -218,10 +226,13 @@ func (o *Output) record(m outputs.Message, sb *strings.Builder) (kafkago.Message
 	if err != nil {
 		return kafkago.Message{}, fmt.Errorf("kafka: key template: %w", err)
 	}
-	value, err := json.Marshal(a)
+	start := len(sc.buf)
+	sc.buf, err = sc.enc.Append(sc.buf, a)
 	if err != nil {
+		sc.buf = sc.buf[:start]
 		return kafkago.Message{}, fmt.Errorf("kafka: encode alert: %w", err)
 	}
+	value := sc.buf[start:len(sc.buf):len(sc.buf)] // capped: later appends cannot touch it
 	km := kafkago.Message{
 		Topic: topic,
 		Value: value,

@@ -178,10 +178,10 @@ func TestTLSYAML(t *testing.T) {
 // and headers. Run with -update to rewrite testdata/record.golden.
 func TestGoldenRecord(t *testing.T) {
 	o := newOutput(t, Config{HostPort: "127.0.0.1:1", Topic: "falco-{{ .Priority | lower }}"})
-	var sb strings.Builder
+	var sc scratch
 	var out bytes.Buffer
 	for i := range 3 {
-		km, err := o.record(outputs.Message{Alert: testAlert(i)}, &sb)
+		km, err := o.record(outputs.Message{Alert: testAlert(i)}, &sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -569,4 +569,21 @@ func freePort(t testing.TB) int {
 
 func tlsFiles(cert, key string) httpout.TLSConfig {
 	return httpout.TLSConfig{CertFile: cert, KeyFile: key}
+}
+
+func TestTemplateFastPathMatchesEngine(t *testing.T) {
+	a := testAlert(2)
+	var sb strings.Builder
+	for name := range getters {
+		f, err := parseTemplate("t", "{{ ."+name+" }}")
+		if err != nil || f.get == nil {
+			t.Fatalf("%s: no fast path (%v)", name, err)
+		}
+		fast, _ := f.render(a, &sb)
+		f.get = nil
+		slow, err := f.render(a, &sb)
+		if err != nil || fast != slow {
+			t.Errorf("%s: fast %q, engine %q (%v)", name, fast, slow, err)
+		}
+	}
 }

@@ -14,7 +14,18 @@ import (
 type field struct {
 	constant string
 	isConst  bool
+	get      func(*alert.Alert) string // set for a bare {{ .Field }}
 	tmpl     *template.Template
+}
+
+// getters resolve the bare one-field templates (the default key is
+// `{{ .Hostname }}`) without running the template engine.
+var getters = map[string]func(*alert.Alert) string{
+	"Hostname": func(a *alert.Alert) string { return a.Hostname },
+	"Rule":     func(a *alert.Alert) string { return a.Rule },
+	"Source":   func(a *alert.Alert) string { return a.Source },
+	"Priority": func(a *alert.Alert) string { return a.Priority.String() },
+	"UUID":     func(a *alert.Alert) string { return a.UUID },
 }
 
 // funcs are the helpers topic and key templates may use. They take `any` so
@@ -53,8 +64,15 @@ func parseTemplate(name, text string) (*field, error) {
 		return f, nil
 	}
 	if len(t.Tree.Root.Nodes) == 1 {
-		if tn, ok := t.Tree.Root.Nodes[0].(*parse.TextNode); ok {
-			f.isConst, f.constant = true, string(tn.Text)
+		switch n := t.Tree.Root.Nodes[0].(type) {
+		case *parse.TextNode:
+			f.isConst, f.constant = true, string(n.Text)
+		case *parse.ActionNode:
+			if p := n.Pipe; len(p.Decl) == 0 && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
+				if fn, ok := p.Cmds[0].Args[0].(*parse.FieldNode); ok && len(fn.Ident) == 1 {
+					f.get = getters[fn.Ident[0]]
+				}
+			}
 		}
 	}
 	return f, nil
@@ -63,6 +81,9 @@ func parseTemplate(name, text string) (*field, error) {
 func (f *field) render(a *alert.Alert, sb *strings.Builder) (string, error) {
 	if f.isConst {
 		return f.constant, nil
+	}
+	if f.get != nil {
+		return strings.TrimSpace(f.get(a)), nil
 	}
 	sb.Reset()
 	if err := f.tmpl.Execute(sb, a); err != nil {

@@ -207,6 +207,31 @@ type HTTPSuite struct {
 	OK string
 	// Statuses overrides DefaultStatusTable.
 	Statuses []StatusCase
+	// Decode turns a compressed or binary request body into the bytes the
+	// golden file and the marker search use (Loki: snappy-protobuf).
+	Decode func(Request) []byte
+}
+
+func (s HTTPSuite) decoded(reqs []Request) []Request {
+	if s.Decode == nil {
+		return reqs
+	}
+	out := make([]Request, len(reqs))
+	for i, q := range reqs {
+		q.Body = s.Decode(q)
+		out[i] = q
+	}
+	return out
+}
+
+func (s HTTPSuite) bodies(r *Recorder) func() []string {
+	return func() []string {
+		var out []string
+		for _, q := range s.decoded(r.Requests()) {
+			out = append(out, string(q.Body))
+		}
+		return out
+	}
 }
 
 // Run runs every check as a subtest.
@@ -240,7 +265,7 @@ func (s HTTPSuite) testGolden(t *testing.T) {
 	if err := out.Send(context.Background(), Alerts(0, n)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	Golden(t, s.Golden, CanonicalRequests(rec.Requests()))
+	Golden(t, s.Golden, CanonicalRequests(s.decoded(rec.Requests())))
 }
 
 // CanonicalRequests renders requests deterministically for a golden file:
@@ -390,7 +415,7 @@ func (s HTTPSuite) testDownThenBack(t *testing.T, check func(testing.TB, DownThe
 			rec.Listener = ln
 			rec.Start()
 		},
-		Received: rec.Bodies,
+		Received: s.bodies(rec),
 		Secrets:  s.Secrets,
 	})
 	AssertNoSecrets(t, s.Secrets, logs.String())

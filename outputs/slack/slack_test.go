@@ -355,3 +355,26 @@ func BenchmarkRateLimited(b *testing.B) {
 		}
 	}
 }
+
+// FuzzMessage: whatever an alert carries (it comes from the network), the
+// default template renders a valid message within Slack's limits.
+func FuzzMessage(f *testing.F) {
+	f.Add("Terminal shell", "out \"quoted\" <b>", "k8s.pod.name", "web-0")
+	f.Add("", strings.Repeat("é", 9000), "", "\x00\xff")
+	o, err := New(Config{WebhookURL: "http://127.0.0.1:1/services/x"}, outputs.Deps{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, rule, output, key, value string) {
+		a := outputtest.Alert(0)
+		a.Rule, a.Output = rule, output
+		a.OutputFields[key] = value
+		m, err := o.Message(outputs.Message{Alert: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if utf8.RuneCountInString(m.Attachments[0].Text) > maxAttachText {
+			t.Fatal("attachment text over the limit")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // SettingsCheck validates one output's settings without connecting anywhere
@@ -27,7 +28,8 @@ func Check(path string, lookupEnv func(string) (string, bool), checkSettings Set
 		if err := checkSettings(o); err != nil {
 			for _, p := range Problems(err) {
 				if !positionedRE.MatchString(p) {
-					p = fmt.Sprintf("%s: output %q: %s", position(o.File, o.Line), o.Name, p)
+					prefix := fmt.Sprintf("output %q: ", o.Name)
+					p = position(o.File, o.Line) + ": " + prefix + strings.TrimPrefix(p, prefix)
 				}
 				errs.addErr(&Error{Msg: p})
 			}

@@ -398,6 +398,9 @@ func decodeTop(d *decoder, sk *sidekick, cfg *Config, root *yaml.Node) {
 			})
 		},
 		"default": func(k, v *yaml.Node) {
+			if isNull(d.resolve(v)) {
+				return // "default:" with nothing is the same as no default
+			}
 			def := &DefaultSpec{Line: k.Line, Outputs: []RouteOutput{}}
 			d.mapping(v, "default", map[string]field{
 				"outputs": func(_, v *yaml.Node) { def.Outputs = decodeRouteOutputs(d, v, "default.outputs") },
@@ -531,7 +534,7 @@ func cleanSettings(d *decoder, cfg *Config, n *yaml.Node, what string, minPrio *
 			}
 			*minPrio = v
 			continue
-		case strings.HasSuffix(name, "_file") && isSecretKey(strings.TrimSuffix(name, "_file")):
+		case strings.HasSuffix(name, "_file") && IsSecretKey(strings.TrimSuffix(name, "_file")):
 			base := strings.TrimSuffix(name, "_file")
 			if keys[strings.ToLower(base)] {
 				d.errf(k, "%s: set either %s or %s, not both", what, base, name)
@@ -543,7 +546,7 @@ func cleanSettings(d *decoder, cfg *Config, n *yaml.Node, what string, minPrio *
 				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: base, Line: k.Line, Column: k.Column},
 				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val, Line: k.Line, Column: k.Column})
 			continue
-		case isSecretKey(name):
+		case IsSecretKey(name):
 			if rv := d.resolve(v); rv.Kind == yaml.ScalarNode {
 				cfg.rememberSecret(rv.Value)
 			}
@@ -561,7 +564,9 @@ var secretKeys = map[string]bool{
 	"sasl_password": true, "accesskey": true, "secretkey": true,
 }
 
-func isSecretKey(k string) bool { return secretKeys[strings.ToLower(k)] }
+// IsSecretKey reports whether a setting (or route override) named k holds a
+// secret that must never be printed.
+func IsSecretKey(k string) bool { return secretKeys[strings.ToLower(k)] }
 
 func decodeQueue(d *decoder, n *yaml.Node, what string) QueueSpec {
 	q := QueueSpec{line: d.resolve(n).Line}

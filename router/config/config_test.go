@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -513,6 +514,14 @@ func TestCheck(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
+	// Unpositioned errors (an output's own Validate) get the output's position.
+	_, err = Check(path, nil, func(o OutputSpec) error {
+		return errors.Join(errors.New(`output "h": address is required`), errors.New("timeout too short"))
+	})
+	want = path + ":2: output \"h\": address is required\n" + path + ":2: output \"h\": timeout too short"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
 	if _, err := Check("", nil, nil); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
@@ -561,5 +570,80 @@ func TestSizes(t *testing.T) {
 		if _, ok := parseSize(in); ok {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+// The example files in testdata/valid load cleanly.
+func TestValidFixtures(t *testing.T) {
+	cfg, err := Load("testdata/valid/lanner.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Outputs) != 5 || len(cfg.Routes) != 4 || cfg.Routes[3].Name != "route-4" || len(cfg.Warnings) != 0 {
+		t.Errorf("lanner.yaml: %d outputs, %d routes, warnings %q", len(cfg.Outputs), len(cfg.Routes), cfg.Warnings)
+	}
+	cfg, err = Load("testdata/valid/falcosidekick.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range cfg.Outputs {
+		names = append(names, o.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"loki", "slack", "webhook"}) {
+		t.Errorf("enabled outputs %v", names)
+	}
+	if cfg.HTTP.Listen != ":2801" {
+		t.Errorf("listen %q (falcosidekick's empty listenaddress means all addresses)", cfg.HTTP.Listen)
+	}
+	if len(cfg.Warnings) != 1 {
+		t.Errorf("warnings %q", cfg.Warnings)
+	}
+}
+
+// No problem report ever contains a secret value.
+func TestSecretsNotInErrors(t *testing.T) {
+	const secret = "hunter2-very-secret"
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte(secret), 0o600)
+	path := writeFile(t, "c.yaml", `
+ingest: {auth_token: `+secret+`, auth_token_file: `+pw+`}
+outputs:
+  - name: es
+    type: elasticsearch
+    elasticsearch: {hostport: "http://u:`+secret+`@h", password: `+secret+`, password_file: `+pw+`, apikey: [`+secret+`]}
+  - name: s
+    type: slack
+    slack: {webhookurl: {x: `+secret+`}}
+`)
+	_, err := Load(path, env("SLACK_WEBHOOKURL", secret, "KAFKA_HOSTPORT", "h", "KAFKA_PASSWORD", secret))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error leaks the secret:\n%v", err)
+	}
+	cfg := mustLoad(t, "", env("KAFKA_HOSTPORT", "h", "KAFKA_PASSWORD", secret, "KAFKA_ASYNC", "notabool"))
+	var kc struct {
+		HostPort string `yaml:"hostport"`
+		Password int    `yaml:"password"` // wrong type on purpose
+		Async    bool   `yaml:"async"`
+	}
+	err = DecodeSettings(output(t, cfg, "kafka"), &kc)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("DecodeSettings error %v leaks or is missing", err)
+	}
+	if strings.Contains(cfg.Redacted(), secret) {
+		t.Error("Redacted leaks the secret")
+	}
+	// A per-route override of a secret setting is masked too.
+	cfg = mustLoad(t, `
+outputs: [{name: s, type: slack}]
+routes: [{name: r, outputs: [{name: s, overrides: {webhookurl: `+secret+`, channel: "#a"}}]}]
+default: {outputs: [{name: s, overrides: {webhookurl: `+secret+`}}]}
+`, nil)
+	if red := cfg.Redacted(); strings.Contains(red, secret) || !strings.Contains(red, "#a") {
+		t.Errorf("route overrides not redacted as expected:\n%s", red)
 	}
 }

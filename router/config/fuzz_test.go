@@ -64,3 +64,22 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("%d problems reported; want at most %d", n, maxErrors+1)
 	}
 }
+
+// FuzzGlob checks the fast '*'-only matcher against the general one.
+func FuzzGlob(f *testing.F) {
+	f.Add("a*b*c", "aXbYbZc")
+	f.Add("*ab*ab*", "abab")
+	f.Add("a*a", "a")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		g, err := CompileGlob(pattern)
+		if err != nil || g.segs == nil {
+			return
+		}
+		general := g
+		general.segs = nil
+		if got, want := g.Match(s), general.Match(s); got != want {
+			t.Fatalf("%q ~ %q: segments %v, general %v", pattern, s, got, want)
+		}
+	})
+}

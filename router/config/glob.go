@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -10,10 +11,13 @@ import (
 // paths), '?' matches one character, and '\' makes the next character literal.
 type Glob struct {
 	toks []globTok
+	// segs is set when the pattern has no '?': the literal runs between
+	// stars, matched with strings.Index instead of backtracking.
+	segs []string
 }
 
 type globTok struct {
-	r    rune
+	lit  string // the literal's bytes as written (invalid UTF-8 kept exact)
 	kind uint8
 }
 
@@ -28,6 +32,7 @@ func CompileGlob(pattern string) (Glob, error) {
 	var g Glob
 	for i := 0; i < len(pattern); {
 		r, size := utf8.DecodeRuneInString(pattern[i:])
+		lit := pattern[i : i+size]
 		i += size
 		switch r {
 		case '*':
@@ -41,18 +46,65 @@ func CompileGlob(pattern string) (Glob, error) {
 			if i >= len(pattern) {
 				return Glob{}, errors.New("glob ends with an unfinished escape '\\'")
 			}
-			r, size = utf8.DecodeRuneInString(pattern[i:])
+			_, size = utf8.DecodeRuneInString(pattern[i:])
+			g.toks = append(g.toks, globTok{lit: pattern[i : i+size]})
 			i += size
-			g.toks = append(g.toks, globTok{r: r})
 		default:
-			g.toks = append(g.toks, globTok{r: r})
+			g.toks = append(g.toks, globTok{lit: lit})
 		}
 	}
+	g.compileSegments()
 	return g, nil
+}
+
+func (g *Glob) compileSegments() {
+	var cur strings.Builder
+	var segs []string
+	for _, t := range g.toks {
+		switch t.kind {
+		case globAny:
+			return // keep the general matcher
+		case globStar:
+			segs = append(segs, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteString(t.lit)
+		}
+	}
+	g.segs = append(segs, cur.String())
+}
+
+// matchSegments matches "s0*s1*...*sn": s0 as prefix, sn as suffix, the
+// middle ones leftmost in order (which is optimal for '*'-only patterns).
+func (g Glob) matchSegments(s string) bool {
+	segs := g.segs
+	if len(segs) == 1 {
+		return s == segs[0]
+	}
+	first, last := segs[0], segs[len(segs)-1]
+	if !strings.HasPrefix(s, first) {
+		return false
+	}
+	s = s[len(first):]
+	if len(s) < len(last) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[:len(s)-len(last)]
+	for _, seg := range segs[1 : len(segs)-1] {
+		i := strings.Index(s, seg)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(seg):]
+	}
+	return true
 }
 
 // Match reports whether s matches the whole pattern. It does not allocate.
 func (g Glob) Match(s string) bool {
+	if g.segs != nil {
+		return g.matchSegments(s)
+	}
 	p := g.toks
 	pi, si := 0, 0
 	starP, starS := -1, 0
@@ -69,9 +121,8 @@ func (g Glob) Match(s string) bool {
 				pi++
 				continue
 			default:
-				r, size := utf8.DecodeRuneInString(s[si:])
-				if r == p[pi].r {
-					si += size
+				if strings.HasPrefix(s[si:], p[pi].lit) {
+					si += len(p[pi].lit)
 					pi++
 					continue
 				}

@@ -59,11 +59,41 @@ func (c *Config) Redacted() string {
 		view.Outputs = append(view.Outputs, ov)
 	}
 	view.Routes, view.Default = c.Routes, c.Default
+	if c.Default != nil {
+		d := *c.Default
+		d.Outputs = redactRouteOutputs(d.Outputs)
+		view.Default = &d
+	}
+	view.Routes = make([]RouteSpec, len(c.Routes))
+	for i, r := range c.Routes {
+		r.Outputs = redactRouteOutputs(r.Outputs)
+		view.Routes[i] = r
+	}
 	out, err := yaml.Marshal(view)
 	if err != nil {
 		return "<unprintable config: " + err.Error() + ">"
 	}
 	return string(out)
+}
+
+// redactRouteOutputs masks overrides of secret settings (a per-route Slack
+// webhook URL, say).
+func redactRouteOutputs(ros []RouteOutput) []RouteOutput {
+	out := make([]RouteOutput, len(ros))
+	for i, ro := range ros {
+		out[i] = ro
+		if len(ro.Overrides) == 0 {
+			continue
+		}
+		out[i].Overrides = make(map[string]string, len(ro.Overrides))
+		for k, v := range ro.Overrides {
+			if IsSecretKey(k) {
+				v = redacted
+			}
+			out[i].Overrides[k] = v
+		}
+	}
+	return out
 }
 
 // String is Redacted, so printing a Config never leaks a secret.
@@ -81,7 +111,7 @@ func (c *Config) redactNode(n *yaml.Node, key string, depth int) *yaml.Node {
 	cp := &yaml.Node{Kind: n.Kind, Tag: n.Tag, Value: n.Value, Style: n.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FlowStyle)}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if isSecretKey(key) || c.isSecretValue(n.Value) {
+		if IsSecretKey(key) || c.isSecretValue(n.Value) {
 			cp.Value, cp.Tag, cp.Style = redacted, "!!str", 0
 		} else {
 			cp.Value = redactURL(n.Value)

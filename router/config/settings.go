@@ -36,7 +36,12 @@ func DecodeSettings(spec OutputSpec, into any) error {
 	if err := spec.Settings.Decode(into); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
+			secrets := secretValues(spec.Settings, "", 0, nil)
 			for _, msg := range te.Errors {
+				// yaml.v3 quotes the offending value: mask it if it is a secret.
+				for _, s := range secrets {
+					msg = strings.ReplaceAll(msg, s, redacted)
+				}
 				d.errs.addErr(typeError(d, what, msg))
 			}
 		} else {
@@ -44,6 +49,36 @@ func DecodeSettings(spec OutputSpec, into any) error {
 		}
 	}
 	return errs.join()
+}
+
+// secretValues collects the scalar values under secret keys (and custom
+// header values) of a settings tree.
+func secretValues(n *yaml.Node, key string, depth int, out []string) []string {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || depth > 32 {
+		return out
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if IsSecretKey(key) && n.Value != "" {
+			out = append(out, n.Value)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			child := strings.ToLower(n.Content[i].Value)
+			if key == "customheaders" {
+				child = "secret"
+			}
+			out = secretValues(n.Content[i+1], child, depth+1, out)
+		}
+	default:
+		for _, item := range n.Content {
+			out = secretValues(item, key, depth+1, out)
+		}
+	}
+	return out
 }
 
 var typeErrorRE = regexp.MustCompile(`^line (-?\d+): (.*)$`)

@@ -26,6 +26,14 @@ var sidekickOutputs = map[string][]string{
 	"loki":          {"hostport", "user", "apikey", "tenant", "format", "endpoint", "extralabels", "customheaders", "mutualtls", "checkcert", "minimumpriority"},
 }
 
+// SidekickKeys lists the keys falcosidekick documents for a supported output
+// section (minimumpriority included, which Lanner takes out of the settings).
+// An output package's Config should accept all the others, so that an
+// existing falcosidekick config.yaml decodes; its tests can check that.
+func SidekickKeys(section string) []string {
+	return append([]string(nil), sidekickOutputs[section]...)
+}
+
 // sidekickAddressKey is the key whose non-empty value enables each output.
 var sidekickAddressKey = map[string]string{
 	"webhook": "address", "slack": "webhookurl", "kafka": "hostport",
@@ -311,14 +319,14 @@ func (s *sidekick) output(name string) {
 			continue
 		}
 		val := d.envNode(env, v)
-		if isSecretKey(key) {
+		if IsSecretKey(key) {
 			val.Tag = "!!str" // a secret is text, whatever it looks like
 		}
 		set(key, k, val)
 	}
 	// <SECTION>_<SECRET>_FILE: Lanner's addition for secrets in files.
 	for _, key := range sidekickOutputs[name] {
-		if !isSecretKey(key) {
+		if !IsSecretKey(key) {
 			continue
 		}
 		env := upper + "_" + strings.ToUpper(key) + "_FILE"

@@ -37,7 +37,15 @@ func report(b *testing.B, alerts int, start time.Time, cpu0 time.Duration) {
 // BenchmarkEnqueueSingleConcurrent: many concurrent 1-alert Enqueues, as
 // single-alert HTTP requests make them. Each is fsync'd before it returns.
 func BenchmarkEnqueueSingleConcurrent(b *testing.B) {
-	s := openStore(b, b.TempDir(), 0)
+	b.Run("pebble-pipeline", func(b *testing.B) { benchSingle(b, false) })
+	b.Run("group-commit", func(b *testing.B) { benchSingle(b, true) })
+}
+
+func benchSingle(b *testing.B, groupCommit bool) {
+	s, err := Open(Options{Dir: b.TempDir(), GroupCommit: groupCommit})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer s.Close()
 	var ctr atomic.Int64
 	b.SetParallelism(64) // 128 goroutines on 2 cores

@@ -25,11 +25,11 @@ type bucketFilter struct {
 }
 
 const (
-	bloomBitsPerKey = 10 // about 1% false positives with 7 probes
-	bloomProbes     = 7
+	bloomBitsPerKey = 12 // about 0.3% false positives with 8 probes
+	bloomProbes     = 8
 	bloomFirstCap   = 1 << 16
 	bloomMaxCap     = 1 << 22
-	// DefaultDedupMemory caps the filters: ~1.2 bytes per uuid in the window.
+	// DefaultDedupMemory caps the filters: ~1.5 bytes per uuid in the window.
 	DefaultDedupMemory = 32 << 20
 )
 

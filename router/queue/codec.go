@@ -1,40 +1,38 @@
 package queue
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
 )
 
-// Entry (live queue value), version 1:
+// Entry (live queue value), version 2:
 //
 //	[0]      version
 //	[1:9]    enqueue time, unix ns (measures ingest-to-delivery latency)
 //	[9:17]   first failed try, unix ns, 0 = never tried
 //	[17:21]  attempts so far
-//	message: uvarint #overrides, (uvarint len, key, uvarint len, value)..., alert JSON
+//	message: uvarint #overrides, (uvarint len, key, uvarint len, value)...,
+//	         the alert (alertcodec.go)
 //
-// Dead letter value, version 1:
+// Dead letter value, version 2:
 //
 //	[0] version, [1:9] enqueued, [9:17] first try, [17:25] last try,
 //	[25:33] dead at, [33:37] attempts, uvarint len + reason, message.
 const (
-	entryVersion  = 1
+	entryVersion  = 2
 	entryHeader   = 21
-	deadVersion   = 1
+	deadVersion   = 2
 	deadHeaderLen = 37
 )
 
 var errCorrupt = errors.New("corrupt queue record")
 
-// appendMessage encodes overrides followed by the already-marshalled alert.
-func appendMessage(dst []byte, overrides map[string]string, alertJSON []byte) []byte {
+// appendMessage encodes overrides followed by the already-encoded alert.
+func appendMessage(dst []byte, overrides map[string]string, enc []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(overrides)))
 	for k, v := range overrides {
 		dst = binary.AppendUvarint(dst, uint64(len(k)))
@@ -42,16 +40,20 @@ func appendMessage(dst []byte, overrides map[string]string, alertJSON []byte) []
 		dst = binary.AppendUvarint(dst, uint64(len(v)))
 		dst = append(dst, v...)
 	}
-	return append(dst, alertJSON...)
+	return append(dst, enc...)
 }
 
 func encodeEntry(enq time.Time, firstTry time.Time, attempts int, msg []byte) []byte {
 	b := make([]byte, entryHeader, entryHeader+len(msg))
+	putEntryHeader(b, enq, firstTry, attempts)
+	return append(b, msg...)
+}
+
+func putEntryHeader(b []byte, enq time.Time, firstTry time.Time, attempts int) {
 	b[0] = entryVersion
 	binary.BigEndian.PutUint64(b[1:], uint64(enq.UnixNano()))
 	binary.BigEndian.PutUint64(b[9:], unixOrZero(firstTry))
 	binary.BigEndian.PutUint32(b[17:], uint32(attempts))
-	return append(b, msg...)
 }
 
 func unixOrZero(t time.Time) uint64 {
@@ -95,8 +97,7 @@ func readString(b []byte) (string, []byte, error) {
 	return string(b[k : k+int(n)]), b[k+int(n):], nil
 }
 
-// decodeMessage is the inverse of appendMessage. Numbers in output_fields
-// decode as json.Number, as alert.Decode produces them.
+// decodeMessage is the inverse of appendMessage.
 func decodeMessage(b []byte) (outputs.Message, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
@@ -118,11 +119,9 @@ func decodeMessage(b []byte) (outputs.Message, error) {
 			m.Overrides[key] = val
 		}
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	a := &alert.Alert{}
-	if err := d.Decode(a); err != nil {
-		return m, fmt.Errorf("%w: alert: %w", errCorrupt, err)
+	a, err := decodeAlert(b)
+	if err != nil {
+		return m, fmt.Errorf("alert: %w", err)
 	}
 	m.Alert = a
 	return m, nil

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -136,7 +135,12 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	if n == 0 {
 		return outcomes, nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if s.gc != nil && b.Len() < groupDirectBytes {
+		err = s.gc.commit(b)
+	} else {
+		err = b.Commit(pebble.Sync)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("queue: commit: %w", err)
 	}
 	committed = true
@@ -172,18 +176,20 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 				byName[it.Output] = g
 			}
 		}
-		js, ok := cache[it.Msg.Alert]
+		enc, ok := cache[it.Msg.Alert]
 		if !ok {
 			var err error
-			if js, err = json.Marshal(it.Msg.Alert); err != nil {
+			if enc, err = appendAlert(make([]byte, 0, 512), it.Msg.Alert); err != nil {
 				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
 			}
 			if cache != nil {
-				cache[it.Msg.Alert] = js
+				cache[it.Msg.Alert] = enc
 			}
 		}
-		msg := appendMessage(make([]byte, 0, len(js)+16), it.Msg.Overrides, js)
-		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: encodeEntry(now, time.Time{}, 0, msg)})
+		val := make([]byte, entryHeader, entryHeader+len(enc)+16)
+		putEntryHeader(val, now, time.Time{}, 0)
+		val = appendMessage(val, it.Msg.Overrides, enc)
+		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: val})
 	}
 	return groups, nil
 }
@@ -216,15 +222,22 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 			continue
 		}
 		h := dedupHash(q.name, sl.uuid)
-		if s.filter.mayHave(bucket, h) || s.filter.mayHave(bucket-1, h) {
-			dup, err := s.seen(kbuf, bucket, q.name, sl.uuid)
-			if err != nil {
+		dup := false
+		for _, bk := range [2]uint64{bucket, bucket - 1} {
+			if !s.filter.mayHave(bk, h) {
+				continue
+			}
+			var err error
+			if dup, err = s.seen(kbuf, bk, q.name, sl.uuid); err != nil {
 				return err
 			}
 			if dup {
-				outcomes[sl.idx] = Duplicate
-				continue
+				break
 			}
+		}
+		if dup {
+			outcomes[sl.idx] = Duplicate
+			continue
 		}
 		fresh = append(fresh, h)
 	}
@@ -236,22 +249,18 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 	return nil
 }
 
-// seen looks the uuid up in the on-disk index of this and the previous
-// bucket.
+// seen looks the uuid up in the on-disk index of one bucket.
 func (s *Store) seen(kbuf []byte, bucket uint64, name, uuid string) (bool, error) {
-	for _, bk := range [2]uint64{bucket, bucket - 1} {
-		kbuf = dedupKey(kbuf[:0], bk, name, uuid)
-		_, closer, err := s.db.Get(kbuf)
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("queue: dedup lookup: %w", err)
-		}
-		closer.Close()
-		return true, nil
+	kbuf = dedupKey(kbuf[:0], bucket, name, uuid)
+	_, closer, err := s.db.Get(kbuf)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
 	}
-	return false, nil
+	if err != nil {
+		return false, fmt.Errorf("queue: dedup lookup: %w", err)
+	}
+	closer.Close()
+	return true, nil
 }
 
 // reserve applies the bound to the group's non-duplicate items and

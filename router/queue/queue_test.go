@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lannerhq/lanner/outputs"
 )
@@ -19,7 +19,20 @@ import (
 func ok200(int, []string) (int, http.Header, string) { return 200, nil, "" }
 
 func TestDeliverQueuedBeforeStartAndAfterRestart(t *testing.T) {
+	for _, gc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group-commit=%v", gc), func(t *testing.T) { testDeliverAndRestart(t, gc) })
+	}
+}
+
+func testDeliverAndRestart(t *testing.T, groupCommit bool) {
 	dir := t.TempDir()
+	openStore := func(t *testing.T, dir string, _ time.Duration) *Store {
+		s, err := Open(Options{Dir: dir, Logger: testLogger(t), GroupCommit: groupCommit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	sk := newSink(t, ok200)
 	ids := uuids("a", 250)
 
@@ -88,7 +101,7 @@ func TestFailures(t *testing.T) {
 		},
 		ids: []string{"r1", "r2"},
 		check: func(t *testing.T, s *Store, sk *sink) {
-			eventually(t, 5*time.Second, "delivery", func() bool { return sk.total() == 2 })
+			eventually(t, 5*time.Second, "delivery", func() bool { return s.Stats("out").Delivered == 2 })
 			sk.mu.Lock()
 			gap := sk.times[1].Sub(sk.times[0])
 			sk.mu.Unlock()
@@ -132,7 +145,7 @@ func TestFailures(t *testing.T) {
 		ids: []string{"x0", "x1", "x2"},
 		check: func(t *testing.T, s *Store, sk *sink) {
 			eventually(t, 5*time.Second, "delivery", func() bool { return sk.count("x2") == 1 })
-			eventually(t, 5*time.Second, "settled", func() bool { return s.Stats("out").Depth == 0 })
+			eventually(t, 5*time.Second, "settled", func() bool { return s.Stats("out").Delivered == 2 })
 			if sk.count("x0") != 1 || sk.count("x1") != 0 {
 				t.Errorf("x0 %d, x1 %d", sk.count("x0"), sk.count("x1"))
 			}
@@ -265,7 +278,7 @@ func TestDeadLettersPageReplayPurge(t *testing.T) {
 	if n, err := s.Replay("out", nil); n != 3 || err != nil {
 		t.Fatalf("replay all = %d, %v", n, err)
 	}
-	eventually(t, 5*time.Second, "5 delivered", func() bool { return sk.total() == 5 })
+	eventually(t, 5*time.Second, "5 delivered", func() bool { return sk.total() == 5 && s.Stats("out").Depth == 0 })
 	if st := s.Stats("out"); st.DeadLetters != 0 || st.Depth != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -334,7 +347,7 @@ func TestOverflow(t *testing.T) {
 			if tc.policy == OverflowReject {
 				reason, want = dropReasonRejected, 2
 			}
-			if v := testutil.ToFloat64(s.m.dropped.WithLabelValues("out", reason)); v != want {
+			if v := metricValue(s.m.dropped.WithLabelValues("out", reason)); v != want {
 				t.Fatalf("dropped{%s} = %v, want %v", reason, v, want)
 			}
 			if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), o); err != nil {
@@ -355,7 +368,8 @@ func TestMaxBytesReject(t *testing.T) {
 	defer s.Close()
 	sk := newSink(t, ok200)
 	o := fastOpts()
-	o.MaxEntries, o.MaxBytes = 0, 1000 // room for two ~450-byte entries
+	size := int64(len(mustEntry(t, "b1")))
+	o.MaxEntries, o.MaxBytes = 0, 2*size+size/2 // room for two entries
 	if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), o); err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +433,7 @@ func TestDedup(t *testing.T) {
 	if st := s.Stats("a"); st.Duplicates != 3 {
 		t.Fatalf("duplicates %d", st.Duplicates)
 	}
-	if v := testutil.ToFloat64(s.m.duplicates.WithLabelValues("a")); v != 3 {
+	if v := metricValue(s.m.duplicates.WithLabelValues("a")); v != 3 {
 		t.Fatalf("duplicates metric %v", v)
 	}
 
@@ -552,10 +566,10 @@ func TestMetricsAndOutputs(t *testing.T) {
 			t.Errorf("metric %s missing", n)
 		}
 	}
-	if v := testutil.ToFloat64(s.m.delivered.WithLabelValues("m")); v != 2 {
+	if v := metricValue(s.m.delivered.WithLabelValues("m")); v != 2 {
 		t.Errorf("delivered %v", v)
 	}
-	if v := testutil.ToFloat64(s.m.depth.WithLabelValues("idle")); v != 1 {
+	if v := metricValue(s.m.depth.WithLabelValues("idle")); v != 1 {
 		t.Errorf("depth{idle} %v", v)
 	}
 	if err := s.StartOutput("m", newHTTPOutput(sk.srv.URL), fastOpts()); err == nil {
@@ -595,4 +609,16 @@ func TestRedact(t *testing.T) {
 	if !strings.Contains(out, "hooks.slack.com") || !strings.Contains(out, "dial tcp") {
 		t.Fatalf("redacted too much: %q", out)
 	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
 }

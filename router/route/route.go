@@ -21,7 +21,8 @@ type Target struct {
 	Output string
 	// Route is the route that chose the output (config.DefaultRouteName when
 	// no route matched or none are configured).
-	Route     string
+	Route string
+	// Overrides are the route's settings for this output; shared, read-only.
 	Overrides map[string]string
 	// Alert is what to deliver: the routed alert itself, or a copy when a
 	// throttle added the suppressed count (SuppressedField).
@@ -294,7 +295,11 @@ func Explain(d Decision) string {
 				sortStrings(keys)
 				b.WriteString("; overrides:")
 				for _, k := range keys {
-					fmt.Fprintf(&b, " %s=%s", k, t.Overrides[k])
+					v := t.Overrides[k]
+					if config.IsSecretKey(k) {
+						v = "<redacted>"
+					}
+					fmt.Fprintf(&b, " %s=%s", k, v)
 				}
 			}
 			if n, ok := t.Alert.OutputFields[SuppressedField]; ok {

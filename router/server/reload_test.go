@@ -59,7 +59,7 @@ func TestReload(t *testing.T) {
 
 	// A broken config is refused and the running one stays.
 	for _, bad := range []string{
-		"outputs: [\n",                            // YAML syntax
+		"outputs: [\n", // YAML syntax
 		"outputs:\n  - name: x\n    type: slack\n", // a type without settings / not built
 		"outputs:\n" + webhookOutput("a", "not-a-url", ""),
 	} {

@@ -296,8 +296,8 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 		}
 		if src.kind == srcField {
 			id, arg := src.id, src.arg
-			return &irLeaf{fn: func(ev fields.Event, _ *scratch) bool {
-				v, ok := ev.Str(id, arg)
+			return &irLeaf{fn: func(ev fields.Event, m *scratch) bool {
+				v, ok := m.str(ev, id, arg)
 				return ok && set.has(v)
 			}}
 		}
@@ -324,8 +324,8 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 			return &irLeaf{fn: fn}
 		}
 		id, arg := src.id, src.arg
-		return &irLeaf{fn: func(ev fields.Event, _ *scratch) bool {
-			v, ok := ev.Str(id, arg)
+		return &irLeaf{fn: func(ev fields.Event, m *scratch) bool {
+			v, ok := m.str(ev, id, arg)
 			return ok && pred(v)
 		}}
 	}
@@ -333,25 +333,63 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 }
 
 // fastStrLeaf inlines the most common operators on a plain field, saving a
-// call per check on the hot path.
+// call per check on the hot path. Fields read without argument go through
+// the per-event string cache, inlined here too.
 func fastStrLeaf(op condition.Op, src *source, want string) evalFn {
-	id, arg := src.id, src.arg
+	var test func(string) bool
 	switch op {
 	case condition.OpEq:
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && v == want }
+		test = func(v string) bool { return v == want }
 	case condition.OpNe:
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && v != want }
-	case condition.OpStartsWith, condition.OpBStartsWith:
-		if op == condition.OpBStartsWith {
-			return nil
-		}
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && strings.HasPrefix(v, want) }
+		test = func(v string) bool { return v != want }
+	case condition.OpStartsWith:
+		test = func(v string) bool { return strings.HasPrefix(v, want) }
 	case condition.OpEndsWith:
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && strings.HasSuffix(v, want) }
+		test = func(v string) bool { return strings.HasSuffix(v, want) }
 	case condition.OpContains:
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && strings.Contains(v, want) }
+		test = func(v string) bool { return strings.Contains(v, want) }
+	default:
+		return nil
 	}
-	return nil
+	id, arg := src.id, src.arg
+	if arg.Has {
+		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && test(v) }
+	}
+	switch op {
+	case condition.OpEq:
+		return func(ev fields.Event, m *scratch) bool {
+			if c := &m.strs[id]; c.gen == m.gen {
+				return c.ok && c.s == want
+			}
+			v, ok := m.strSlow(ev, id, arg)
+			return ok && v == want
+		}
+	case condition.OpNe:
+		return func(ev fields.Event, m *scratch) bool {
+			if c := &m.strs[id]; c.gen == m.gen {
+				return c.ok && c.s != want
+			}
+			v, ok := m.strSlow(ev, id, arg)
+			return ok && v != want
+		}
+	case condition.OpStartsWith:
+		return func(ev fields.Event, m *scratch) bool {
+			if c := &m.strs[id]; c.gen == m.gen {
+				return c.ok && strings.HasPrefix(c.s, want)
+			}
+			v, ok := m.strSlow(ev, id, arg)
+			return ok && strings.HasPrefix(v, want)
+		}
+	case condition.OpEndsWith:
+		return func(ev fields.Event, m *scratch) bool {
+			if c := &m.strs[id]; c.gen == m.gen {
+				return c.ok && strings.HasSuffix(c.s, want)
+			}
+			v, ok := m.strSlow(ev, id, arg)
+			return ok && strings.HasSuffix(v, want)
+		}
+	}
+	return func(ev fields.Event, m *scratch) bool { v, ok := m.str(ev, id, arg); return ok && test(v) }
 }
 
 func anyStrFn(src *source, pred func(string) bool) evalFn {

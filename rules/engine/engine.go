@@ -6,6 +6,7 @@ package engine
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/lannerhq/lanner/alert"
@@ -43,7 +44,27 @@ type Rule struct {
 
 type entry struct {
 	rule *Rule
-	fn   evalFn // nil: the rule matches every event of this type
+	// guards are the condition's leading checks shared with other rules,
+	// tested inline against the per-event memo; fn is the rest (nil: none).
+	guards []child
+	fn     evalFn
+}
+
+// match evaluates the entry's condition.
+func (en *entry) match(ev fields.Event, m *scratch) bool {
+	for i := range en.guards {
+		g := &en.guards[i] // guards always have a memo slot
+		if v := m.vals[g.slot]; v>>1 == m.gen {
+			if v&1 == 0 {
+				return false
+			}
+			continue
+		}
+		if !g.evalSlow(ev, m) {
+			return false
+		}
+	}
+	return en.fn == nil || en.fn(ev, m)
 }
 
 // Engine evaluates compiled rules. It is immutable after Compile and safe
@@ -182,30 +203,53 @@ func walkLeaves(n ir, f func(*irLeaf)) {
 // index specialises the rule's condition for each event type it can match
 // and adds it to those buckets.
 func (e *Engine) index(r *Rule, n ir, set typeSet) {
-	cache := map[string]evalFn{}
-	consts := map[string]irConst{}
+	type tmpl struct {
+		skip bool
+		en   entry
+	}
+	cache := map[string]tmpl{}
 	var key []byte
 	for _, t := range set.types() {
 		key = typeKey(n, t, key[:0])
-		fn, built := cache[string(key)]
-		c, isConst := consts[string(key)]
-		if !built && !isConst {
-			spec := specialize(n, t)
-			if k, ok := spec.(irConst); ok {
-				c, isConst = k, true
-				consts[string(key)] = k
-			} else {
-				fn = build(spec)
-				cache[string(key)] = fn
+		tp, ok := cache[string(key)]
+		if !ok {
+			tp = tmpl{en: entry{rule: r}}
+			switch spec := specialize(n, t).(type) {
+			case irConst:
+				tp.skip = !bool(spec)
+			case *irLeaf:
+				if spec.slot >= 0 {
+					tp.en.guards = []child{{fn: spec.fn, slot: spec.slot}}
+				} else {
+					tp.en.fn = spec.fn
+				}
+			case *irAnd:
+				// leading shared checks run inline in the evaluation loop
+				k := 0
+				for k < len(spec.kids) {
+					l, ok := spec.kids[k].(*irLeaf)
+					if !ok || l.slot < 0 {
+						break
+					}
+					tp.en.guards = append(tp.en.guards, child{fn: l.fn, slot: l.slot})
+					k++
+				}
+				switch rest := spec.kids[k:]; len(rest) {
+				case 0:
+				case 1:
+					tp.en.fn = build(rest[0])
+				default:
+					tp.en.fn = build(&irAnd{kids: rest})
+				}
+			default:
+				tp.en.fn = build(spec)
 			}
+			cache[string(key)] = tp
 		}
-		if isConst {
-			if !c {
-				continue
-			}
-			fn = nil
+		if tp.skip {
+			continue
 		}
-		e.buckets[t] = append(e.buckets[t], entry{rule: r, fn: fn})
+		e.buckets[t] = append(e.buckets[t], tp.en)
 		e.types.add(t)
 		r.EventTypes = append(r.EventTypes, t)
 	}
@@ -223,7 +267,13 @@ func CompileCondition(expr condition.Expr, reg *fields.Registry) (func(fields.Ev
 		return nil, cc.problems
 	}
 	fn := build(flatten(n))
-	return func(ev fields.Event) bool { return fn(ev, &scratch{}) }, cc.problems
+	nf := reg.Len()
+	return func(ev fields.Event) bool {
+		// a fresh scratch per call keeps this safe for concurrent use; it is
+		// for tests and tools, not the hot path (use Engine for that)
+		s := &scratch{gen: 1, strs: make([]strCache, nf)}
+		return fn(ev, s)
+	}, cc.problems
 }
 
 // Rules returns the enabled rules in load order.
@@ -237,6 +287,24 @@ func (e *Engine) Registry() *fields.Registry { return e.reg }
 // them all).
 func (e *Engine) EventTypes() []fields.EventType { return e.types.types() }
 
+// Syscalls returns the sorted, de-duplicated names of the syscalls and
+// tracepoints behind EventTypes (see fields.EventTypeInfo), for the kernel
+// filter. User-space meta events (container) have none.
+func (e *Engine) Syscalls() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range e.EventTypes() {
+		for _, s := range t.Info().Syscalls {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Evaluator evaluates events against an Engine. It holds per-event scratch
 // space, so it is for one goroutine at a time: give each event-processing
 // goroutine its own (NewEvaluator). The Engine's own EvalFirst and EvalAll
@@ -248,7 +316,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator for e.
 func (e *Engine) NewEvaluator() *Evaluator {
-	return &Evaluator{e: e, s: scratch{vals: make([]uint32, e.nslots)}}
+	return &Evaluator{e: e, s: scratch{vals: make([]uint32, e.nslots), strs: make([]strCache, e.reg.Len())}}
 }
 
 // EvalFirst returns the first rule (in load order) that matches ev, or nil.
@@ -258,9 +326,10 @@ func (v *Evaluator) EvalFirst(ev fields.Event) *Rule {
 		return nil
 	}
 	v.s.next()
-	for _, en := range v.e.buckets[t] {
-		if en.fn == nil || en.fn(ev, &v.s) {
-			return en.rule
+	b := v.e.buckets[t]
+	for i := range b {
+		if b[i].match(ev, &v.s) {
+			return b[i].rule
 		}
 	}
 	return nil
@@ -274,9 +343,10 @@ func (v *Evaluator) EvalAll(ev fields.Event, dst []*Rule) []*Rule {
 		return dst
 	}
 	v.s.next()
-	for _, en := range v.e.buckets[t] {
-		if en.fn == nil || en.fn(ev, &v.s) {
-			dst = append(dst, en.rule)
+	b := v.e.buckets[t]
+	for i := range b {
+		if b[i].match(ev, &v.s) {
+			dst = append(dst, b[i].rule)
 		}
 	}
 	return dst

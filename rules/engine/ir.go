@@ -16,12 +16,41 @@ type evalFn func(fields.Event, *scratch) bool
 type scratch struct {
 	gen  uint32
 	vals []uint32
+	// strs caches string fields read without argument (fd.name is read by
+	// a dozen checks of the open rules), indexed by field ID.
+	strs []strCache
+}
+
+type strCache struct {
+	gen uint32
+	ok  bool
+	s   string
+}
+
+// str reads a string field through the per-event cache.
+func (m *scratch) str(ev fields.Event, id fields.ID, a fields.Arg) (string, bool) {
+	// strs covers every ID of the registry the engine was compiled with
+	if !a.Has && m.strs[id].gen == m.gen {
+		return m.strs[id].s, m.strs[id].ok
+	}
+	return m.strSlow(ev, id, a)
+}
+
+func (m *scratch) strSlow(ev fields.Event, id fields.ID, a fields.Arg) (string, bool) {
+	if a.Has || int(id) >= len(m.strs) {
+		return ev.Str(id, a)
+	}
+	c := &m.strs[id]
+	c.s, c.ok = ev.Str(id, a)
+	c.gen = m.gen
+	return c.s, c.ok
 }
 
 func (s *scratch) next() {
 	s.gen++
 	if s.gen >= 1<<31 {
 		clear(s.vals)
+		clear(s.strs)
 		s.gen = 1
 	}
 }
@@ -259,7 +288,16 @@ func build(n ir) evalFn {
 		}
 		return func(ev fields.Event, m *scratch) bool {
 			for i := range kids {
-				if !kids[i].eval(ev, m) {
+				k := &kids[i]
+				if k.slot >= 0 {
+					if v := m.vals[k.slot]; v>>1 == m.gen {
+						if v&1 == 0 {
+							return false
+						}
+						continue
+					}
+				}
+				if !k.evalSlow(ev, m) {
 					return false
 				}
 			}
@@ -272,7 +310,16 @@ func build(n ir) evalFn {
 		}
 		return func(ev fields.Event, m *scratch) bool {
 			for i := range kids {
-				if kids[i].eval(ev, m) {
+				k := &kids[i]
+				if k.slot >= 0 {
+					if v := m.vals[k.slot]; v>>1 == m.gen {
+						if v&1 == 1 {
+							return true
+						}
+						continue
+					}
+				}
+				if k.evalSlow(ev, m) {
 					return true
 				}
 			}
@@ -287,25 +334,23 @@ func build(n ir) evalFn {
 }
 
 // child is an operand of and/or. A memoised check is tested in the loop
-// itself, saving a call whenever an earlier rule already evaluated it.
+// itself (written out there, as it is too big for the inliner), saving a
+// call whenever an earlier rule already evaluated it; evalSlow evaluates and
+// records it.
 type child struct {
 	fn   evalFn
 	slot int
 }
 
-func (c *child) eval(ev fields.Event, m *scratch) bool {
-	if c.slot < 0 {
-		return c.fn(ev, m)
-	}
-	if v := m.vals[c.slot]; v>>1 == m.gen {
-		return v&1 == 1
-	}
+func (c *child) evalSlow(ev fields.Event, m *scratch) bool {
 	r := c.fn(ev, m)
-	v := m.gen << 1
-	if r {
-		v |= 1
+	if c.slot >= 0 {
+		v := m.gen << 1
+		if r {
+			v |= 1
+		}
+		m.vals[c.slot] = v
 	}
-	m.vals[c.slot] = v
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lannerhq/lanner/rules/condition"
 	"github.com/lannerhq/lanner/rules/loader"
 )
 
@@ -47,6 +48,21 @@ func TestOfficialRulesCompile(t *testing.T) {
 				t.Fatal("no rules compiled")
 			}
 			t.Logf("%d rules loaded, %d enabled, %d event types", len(rs.Rules), len(e.Rules()), len(e.EventTypes()))
+			// every field of every condition resolves (Compile would have
+			// failed otherwise; this names them for the record)
+			used := map[string]bool{}
+			for _, r := range rs.Rules {
+				condition.Inspect(r.Condition, func(n condition.Node) bool {
+					if f, ok := n.(*condition.Field); ok {
+						if _, _, err := e.Registry().Resolve(f.Name, f.Arg, f.HasArg); err != nil {
+							t.Errorf("%s: %v", r.Name, err)
+						}
+						used[f.Name] = true
+					}
+					return true
+				})
+			}
+			t.Logf("%d distinct fields in conditions, all resolved; event types needed: %v", len(used), typeNames(e.EventTypes()))
 		})
 	}
 }

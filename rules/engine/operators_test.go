@@ -47,20 +47,20 @@ func TestOperators(t *testing.T) {
 		{"proc.name = sh", false},
 		{"proc.name != sh", true},
 		{"proc.name != bash", false},
-		{"proc.pname = sshd", false},                 // missing
-		{"proc.pname != sshd", false},                // missing: != is false too
-		{"not proc.pname = sshd", true},              // ...and negating gives true
-		{"container.id != host", false},              // missing
-		{"proc.exepath exists", false},               // missing
-		{"proc.name exists", true},                   // present
-		{"user.uid exists", true},                    //
-		{"proc.cwd in (/, /root)", false},            // missing
-		{"proc.cwd startswith /", false},             // missing
-		{"container.privileged = false", true},       // bool present
-		{"container.privileged != false", false},     //
-		{"evt.is_open_read = true", true},            //
-		{"evt.is_open_write = true", false},          // missing
-		{"evt.is_open_read in (true)", true},         //
+		{"proc.pname = sshd", false},             // missing
+		{"proc.pname != sshd", false},            // missing: != is false too
+		{"not proc.pname = sshd", true},          // ...and negating gives true
+		{"container.id != host", false},          // missing
+		{"proc.exepath exists", false},           // missing
+		{"proc.name exists", true},               // present
+		{"user.uid exists", true},                //
+		{"proc.cwd in (/, /root)", false},        // missing
+		{"proc.cwd startswith /", false},         // missing
+		{"container.privileged = false", true},   // bool present
+		{"container.privileged != false", false}, //
+		{"evt.is_open_read = true", true},        //
+		{"evt.is_open_write = true", false},      // missing
+		{"evt.is_open_read in (true)", true},     //
 		// strings
 		{"proc.cmdline contains shadow", true},
 		{"proc.cmdline contains SHADOW", false},
@@ -159,8 +159,8 @@ func TestOperators(t *testing.T) {
 		{"len(proc.name) > 4", false},
 		{"b64(proc.env[B]) exists", false},
 		{"proc.name = val(proc.name)", true},
-		{"proc.name = val(proc.pname)", false},   // right side missing
-		{"proc.name != val(proc.pname)", false},  // ...still false
+		{"proc.name = val(proc.pname)", false},  // right side missing
+		{"proc.name != val(proc.pname)", false}, // ...still false
 		{"proc.pid = val(proc.pid)", true},
 		{"fd.name startswith val(fd.directory)", true},
 		{"basename(fd.name) = val(fd.filename)", true},

@@ -78,6 +78,15 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 			}
 			k++
 		}
+		if name == "container.info" && !hasArg {
+			// Falco's placeholder for the container's identity
+			lit.WriteString("container_id=")
+			of.addField(&lit, cc, fields.ContainerID, seen)
+			lit.WriteString(" container_name=")
+			of.addField(&lit, cc, fields.ContainerName, seen)
+			i = k
+			continue
+		}
 		f, a, err := cc.reg.Resolve(name, arg, hasArg)
 		if err != nil {
 			// libsinsp takes the longest known field name: "%fd.name." is fd.name
@@ -115,6 +124,20 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 		of.parts = append(of.parts, outPart{lit: lit.String()})
 	}
 	return of
+}
+
+// addField appends the pending literal and then field id.
+func (of *outputFormat) addField(lit *strings.Builder, cc *condCompiler, id fields.ID, seen map[string]bool) {
+	if lit.Len() > 0 {
+		of.parts = append(of.parts, outPart{lit: lit.String()})
+		lit.Reset()
+	}
+	src := cc.fieldSource(cc.reg.Field(id), fields.Arg{Index: -1})
+	of.parts = append(of.parts, outPart{src: src})
+	if !seen[src.name] {
+		seen[src.name] = true
+		of.fields = append(of.fields, src)
+	}
 }
 
 // AlertMeta is what an alert needs beyond the rule and the event.

@@ -42,25 +42,12 @@ type source struct {
 	sep   string
 	items []joinPart
 	str   string // srcConst
-	// allIn: a true list field (fd.types) under `in`: every value must be in
-	// the set, as libsinsp does for list fields.
-	name string // as written, for messages and output keys
+	name  string // canonical, for messages and output_fields keys
 }
 
 type joinPart struct {
 	src *source
 	lit string
-}
-
-// multi reports whether the source can yield more than one value.
-func (s *source) multi() bool {
-	switch s.kind {
-	case srcList, srcAnyOf:
-		return true
-	case srcXform:
-		return s.inner.multi()
-	}
-	return false
 }
 
 func listArg(i int) fields.Arg { return fields.Arg{Index: i, Has: true} }

@@ -54,6 +54,9 @@ func (c *collector) compile() *Ruleset {
 		}
 		// A broken rule is still resolved, to report its condition's
 		// problems too, but it is left out of the ruleset.
+		if rd.broken && rd.cond.s == "" {
+			continue // the missing or empty condition is already reported
+		}
 		rule := r.rule(rd)
 		if rule != nil && !rd.broken {
 			rs.Rules = append(rs.Rules, rule)
@@ -94,7 +97,10 @@ func (r *resolver) list(name string, at condition.Pos) ([]*condition.Literal, bo
 	ok := true
 	for _, it := range l.items {
 		if !it.Quoted {
-			if ref := r.c.lists[it.Text]; ref != nil && ref.name != name && ref.index < l.vis {
+			// Falco expands earlier lists when compiling lists and later ones
+			// when it pastes lists into conditions in definition order, so
+			// in effect every reference expands, whatever the order.
+			if ref := r.c.lists[it.Text]; ref != nil && ref.name != name {
 				items, good := r.list(ref.name, it.Pos)
 				ok = ok && good
 				out = append(out, items...)

@@ -14,27 +14,27 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name: "all problems of a file in one run, positions in folded and quoted scalars",
 			srcs: []Source{src("r.yaml",
-				"- macro: m1", // 1
-				"  condition: >", // 2
-				"    proc.name = a", // 3
-				"    and undefined_macro", // 4
-				"- rule: R1", // 5
-				"  desc: d", // 6
+				"- macro: m1",                       // 1
+				"  condition: >",                    // 2
+				"    proc.name = a",                 // 3
+				"    and undefined_macro",           // 4
+				"- rule: R1",                        // 5
+				"  desc: d",                         // 6
 				`  condition: "proc.name in (a, b"`, // 7
-				"  output: o", // 8
-				"  priority: loud", // 9
-				"- rule: R2", // 10
-				"  desc: d", // 11
+				"  output: o",                       // 8
+				"  priority: loud",                  // 9
+				"- rule: R2",                        // 10
+				"  desc: d",                         // 11
 				"  condition: m1 and proc.name in (no_such_list) or nolist", // 12
-				"  output: o", // 13
-				"  priority: info", // 14
-				"  colour: red", // 15
-				"- rule: R3", // 16
-				"  condition: |", // 17
+				"  output: o",             // 13
+				"  priority: info",        // 14
+				"  colour: red",           // 15
+				"- rule: R3",              // 16
+				"  condition: |",          // 17
 				"    evt.type = open and", // 18
-				"      fd.name = x y", // 19
-				"  output: o", // 20
-				"  priority: info", // 21
+				"      fd.name = x y",     // 19
+				"  output: o",             // 20
+				"  priority: info",        // 21
 			)},
 			want: []string{
 				"r.yaml:4:9: undefined macro 'undefined_macro' used in filter",
@@ -79,31 +79,31 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name: "appends and overrides of undefined things, unbalanced override",
 			srcs: []Source{src("o.yaml",
-				"- list: l", // 1
-				"  items: [a]", // 2
-				"  append: true", // 3
-				"- macro: m", // 4
-				"  condition: a", // 5
-				"  override:", // 6
-				"    condition: append", // 7
-				"- rule: R", // 8
-				"  condition: and x", // 9
-				"  override:", // 10
-				"    condition: append", // 11
-				"- rule: S", // 12
-				"  enabled: false", // 13
-				"- rule: T", // 14
-				"  desc: d", // 15
+				"- list: l",                    // 1
+				"  items: [a]",                 // 2
+				"  append: true",               // 3
+				"- macro: m",                   // 4
+				"  condition: a",               // 5
+				"  override:",                  // 6
+				"    condition: append",        // 7
+				"- rule: R",                    // 8
+				"  condition: and x",           // 9
+				"  override:",                  // 10
+				"    condition: append",        // 11
+				"- rule: S",                    // 12
+				"  enabled: false",             // 13
+				"- rule: T",                    // 14
+				"  desc: d",                    // 15
 				"  condition: evt.type = open", // 16
-				"  output: o", // 17
-				"  priority: info", // 18
-				"- rule: T", // 19
-				"  condition: and x", // 20
-				"  output: more", // 21
-				"  override:", // 22
-				"    condition: append", // 23
-				"    priority: replace", // 24
-				"    source: replace", // 25
+				"  output: o",                  // 17
+				"  priority: info",             // 18
+				"- rule: T",                    // 19
+				"  condition: and x",           // 20
+				"  output: more",               // 21
+				"  override:",                  // 22
+				"    condition: append",        // 23
+				"    priority: replace",        // 24
+				"    source: replace",          // 25
 			)},
 			want: []string{
 				"o.yaml:1:3: list 'l' has 'append' key or an append override but no list by that name already exists",
@@ -120,25 +120,25 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name: "exceptions errors",
 			srcs: []Source{src("e.yaml",
-				"- rule: R", // 1
-				"  desc: d", // 2
-				"  condition: evt.type = open", // 3
-				"  output: o", // 4
-				"  priority: info", // 5
-				"  exceptions:", // 6
-				"    - name: a", // 7
+				"- rule: R",                          // 1
+				"  desc: d",                          // 2
+				"  condition: evt.type = open",       // 3
+				"  output: o",                        // 4
+				"  priority: info",                   // 5
+				"  exceptions:",                      // 6
+				"    - name: a",                      // 7
 				"      fields: [proc.name, fd.name]", // 8
-				"      comps: [=]", // 9
-				"      values: [[x, y]]", // 10
-				"    - name: b", // 11
-				"      fields: proc.name", // 12
-				"      comps: =", // 13
-				"    - name: c", // 14
-				"      fields: [proc.name]", // 15
-				"      comps: [like]", // 16
-				"    - name: d", // 17
+				"      comps: [=]",                   // 9
+				"      values: [[x, y]]",             // 10
+				"    - name: b",                      // 11
+				"      fields: proc.name",            // 12
+				"      comps: =",                     // 13
+				"    - name: c",                      // 14
+				"      fields: [proc.name]",          // 15
+				"      comps: [like]",                // 16
+				"    - name: d",                      // 17
 				"      fields: [proc.name, fd.name]", // 18
-				"      values: [[x]]", // 19
+				"      values: [[x]]",                // 19
 			)},
 			want: []string{
 				"e.yaml:7:7: rule exception 'a': fields and comps lists must have equal length",
@@ -146,6 +146,47 @@ func TestLoadProblems(t *testing.T) {
 				"e.yaml:16:15: rule exception 'c': 'like' is not a supported comparison operator",
 				"e.yaml:19:16: rule exception 'd': fields and values lists must have equal length",
 			},
+		},
+		{
+			name: "errors in appended text point into the appending file",
+			srcs: []Source{
+				src("a.yaml",
+					"- macro: m",                 // 1
+					"  condition: proc.name = a", // 2
+					"- rule: R",                  // 3
+					"  desc: d",                  // 4
+					"  condition: >-",            // 5
+					"    evt.type = open",        // 6
+					"  output: o",                // 7
+					"  priority: info",           // 8
+				),
+				src("b.yaml",
+					"- macro: m",            // 1
+					"  condition: or nope",  // 2
+					"  override:",           // 3
+					"    condition: append", // 4
+					"- rule: R",             // 5
+					"  condition: |-",       // 6
+					"    and",               // 7
+					"      missing_macro",   // 8
+					"  override:",           // 9
+					"    condition: append", // 10
+				),
+			},
+			want: []string{
+				"b.yaml:2:17: undefined macro 'nope' used in filter",
+				"b.yaml:8:7: undefined macro 'missing_macro' used in filter",
+			},
+		},
+		{
+			name: "a missing condition is reported once",
+			srcs: []Source{src("m.yaml",
+				"- rule: R",
+				"  desc: d",
+				"  output: o",
+				"  priority: info",
+			)},
+			want: []string{"m.yaml:1:3: item has no mapping for key 'condition'"},
 		},
 		{
 			name: "engine version and plugins",
@@ -167,13 +208,13 @@ func TestLoadProblems(t *testing.T) {
 		{
 			name: "redefinition in the same file warns, macro cycle and visibility",
 			srcs: []Source{src("d.yaml",
-				"- macro: a", // 1
-				"  condition: b", // 2
-				"- macro: b", // 3
+				"- macro: a",                 // 1
+				"  condition: b",             // 2
+				"- macro: b",                 // 3
 				"  condition: proc.name = x", // 4
-				"- macro: b", // 5
-				"  condition: c", // 6
-				"- macro: c", // 7
+				"- macro: b",                 // 5
+				"  condition: c",             // 6
+				"- macro: c",                 // 7
 				"  condition: proc.name = y", // 8
 			)},
 			want: []string{

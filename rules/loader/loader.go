@@ -116,7 +116,9 @@ type Rule struct {
 	// Condition has every macro and list expanded and exceptions folded in as
 	// `and not (...)` clauses; it contains no *condition.Identifier. Node
 	// positions point into the rules files (Pos.Offset is then the byte
-	// offset in Pos.File).
+	// offset in Pos.File). Subtrees expanded from a macro, and list items,
+	// are shared between rules: treat the tree as read-only (condition.Clone
+	// makes a private copy).
 	Condition condition.Expr
 	// ExceptionFields are the fields named by the rule's exceptions.
 	ExceptionFields []string
@@ -141,6 +143,19 @@ func Load(sources ...Source) (*Ruleset, []Problem) {
 	rs := c.compile()
 	sortProblems(c.problems, c.fileOrder)
 	return rs, c.problems
+}
+
+// SortProblems orders problems by source (in the order of srcs), then line,
+// column and severity (errors first), e.g. after merging the loader's and
+// the compiler's problems.
+func SortProblems(ps []Problem, srcs []Source) {
+	order := make(map[string]int, len(srcs))
+	for i, s := range srcs {
+		if _, ok := order[s.Name]; !ok {
+			order[s.Name] = i
+		}
+	}
+	sortProblems(ps, order)
 }
 
 func sortProblems(ps []Problem, order map[string]int) {

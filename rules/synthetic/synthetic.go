@@ -25,7 +25,7 @@ type value struct {
 	i     int64
 	b     bool
 	ip    netip.Addr
-	list  []value          // List fields: element k holds index ListFrom+k
+	list  []value      // List fields: element k holds index ListFrom+k
 	keyed []keyedValue // fields with a key argument (evt.arg.flags)
 }
 

@@ -1,0 +1,324 @@
+// Command lanner-loadgen is `make bench-router`: it starts lanner-router as a
+// subprocess with a webhook output pointing at an in-process sink, then
+// measures
+//
+//  1. single-alert HTTP ingest (Falco's http_output) with concurrent clients,
+//  2. gRPC batch ingest,
+//  3. a stalled sink while a backlog is ingested (peak RSS), then recovery
+//     until the backlog is fully delivered.
+//
+// It prints ingest/s, delivered/s, ingest-to-delivery latency (alert time to
+// sink arrival) and the router's peak RSS (VmHWM). Every loop is bounded in
+// time and count, and all traffic stays on 127.0.0.1.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	routerBin   string
+	keep        bool
+	httpFor     time.Duration
+	clients     int
+	grpcFor     time.Duration
+	streams     int
+	batch       int
+	window      int
+	backlog     int
+	drainFor    time.Duration
+	concurrency int
+	batchSize   int
+	hookBatch   bool
+	skip        string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.routerBin, "router-bin", "", "lanner-router binary to run (default: go build ./cmd/lanner-router into a temp dir)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (router logs, data) for inspection")
+	flag.DurationVar(&o.httpFor, "http-duration", 10*time.Second, "phase 1: how long to POST single alerts")
+	flag.IntVar(&o.clients, "clients", 32, "phase 1: concurrent keep-alive HTTP clients")
+	flag.DurationVar(&o.grpcFor, "grpc-duration", 10*time.Second, "phase 2: how long to stream gRPC batches")
+	flag.IntVar(&o.streams, "streams", 4, "phase 2 and 3: concurrent gRPC streams")
+	flag.IntVar(&o.batch, "batch", 1000, "phase 2 and 3: alerts per gRPC batch")
+	flag.IntVar(&o.window, "window", 4, "phase 2 and 3: batches in flight per stream")
+	flag.IntVar(&o.backlog, "backlog", 1_000_000, "phase 3: alerts ingested while the sink is stalled")
+	flag.DurationVar(&o.drainFor, "drain-timeout", 10*time.Minute, "longest wait for the queue to drain after a phase")
+	flag.IntVar(&o.concurrency, "queue-concurrency", 4, "router: webhook output workers")
+	flag.IntVar(&o.batchSize, "queue-batch", 500, "router: alerts per delivery batch")
+	flag.BoolVar(&o.hookBatch, "webhook-batch", true, "router: webhook posts each batch as one JSON array (false: one request per alert, falcosidekick's way)")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "lanner-loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	tmp, err := os.MkdirTemp("", "lanner-loadgen-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("temp dir: %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	bin := o.routerBin
+	if bin == "" {
+		bin = filepath.Join(tmp, "lanner-router")
+		fmt.Println("building lanner-router ...")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/lanner-router")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build (run from the repository root): %w", err)
+		}
+	}
+	sk, err := newSink()
+	if err != nil {
+		return err
+	}
+	defer sk.close()
+
+	fmt.Printf("machine: %d CPUs, load average %s; webhook batch mode: %v; queue workers %d, batch %d\n",
+		numCPU(), loadAvg(), o.hookBatch, o.concurrency, o.batchSize)
+	skip := map[string]bool{}
+	for _, p := range strings.Split(o.skip, ",") {
+		skip[strings.TrimSpace(p)] = true
+	}
+	var results []result
+	gen := &generator{}
+
+	if !skip["http"] || !skip["grpc"] {
+		r, err := startRouter(ctx, bin, filepath.Join(tmp, "run1"), sk.url, o)
+		if err != nil {
+			return err
+		}
+		if !skip["http"] {
+			res, err := phaseHTTP(ctx, r, sk, gen, o)
+			if err != nil {
+				r.stop()
+				return err
+			}
+			results = append(results, res)
+		}
+		if !skip["grpc"] {
+			res, err := phaseGRPC(ctx, r, sk, gen, o)
+			if err != nil {
+				r.stop()
+				return err
+			}
+			results = append(results, res)
+		}
+		if err := r.stop(); err != nil {
+			return err
+		}
+	}
+	if !skip["backlog"] {
+		// A fresh router, so that its VmHWM is the backlog phase's own.
+		r, err := startRouter(ctx, bin, filepath.Join(tmp, "run2"), sk.url, o)
+		if err != nil {
+			return err
+		}
+		res, err := phaseBacklog(ctx, r, sk, gen, o)
+		if stopErr := r.stop(); err == nil {
+			err = stopErr
+		}
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	printSummary(results)
+	return nil
+}
+
+// router is the lanner-router subprocess.
+type router struct {
+	cmd      *exec.Cmd
+	httpAddr string
+	grpcAddr string
+	logPath  string
+	done     chan error
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startRouter(ctx context.Context, bin, dir, sinkURL string, o options) (*router, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	maxEntries := max(o.backlog*2, 2_000_000)
+	cfg := fmt.Sprintf(`http:
+  listen: %s
+grpc:
+  listen: %s
+data_dir: %s
+outputs:
+  - name: sink
+    type: webhook
+    webhook:
+      address: %s
+      batch: %v
+      concurrency: 16
+    queue:
+      max_entries: %d
+      max_bytes: 8GiB
+      concurrency: %d
+      batch_size: %d
+      batch_wait: 2ms
+      backoff_initial: 100ms
+      backoff_max: 1s
+      max_attempts: 1000000
+`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, maxEntries, o.concurrency, o.batchSize)
+	cfgPath := filepath.Join(dir, "router.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "router.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	r := &router{cmd: cmd, httpAddr: httpAddr, grpcAddr: grpcAddr, logPath: logPath, done: make(chan error, 1)}
+	go func() { // owned by router; ends when the process exits
+		r.done <- cmd.Wait()
+		logf.Close()
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r, nil
+			}
+		}
+		select {
+		case err := <-r.done:
+			return nil, fmt.Errorf("router exited (%v); log: %s", err, r.logPath)
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return nil, fmt.Errorf("router not ready after 30s; log: %s", logPath)
+		}
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (r *router) stop() error {
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return fmt.Errorf("router did not exit cleanly: %w (log: %s)", err, r.logPath)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+		return fmt.Errorf("router did not stop within 30s after SIGTERM (log: %s)", r.logPath)
+	}
+}
+
+// memory reads VmRSS and VmHWM (peak RSS) of the router, in bytes.
+func (r *router) memory() (rss, hwm int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			hwm = kb << 10
+		}
+	}
+	return rss, hwm
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// waitDrained waits until the sink has every alert up to want, or timeout.
+func waitDrained(ctx context.Context, sk *sink, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for sk.unique() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sink has %d of %d alerts after %s", sk.unique(), want, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/lannerhq/lanner/router/ingestpb"
+)
+
+// generator makes realistic Falco alerts whose uuid ends with a sequence
+// number (so the sink counts exactly) and whose time is their creation time
+// (so the sink measures ingest-to-delivery latency).
+type generator struct{ seq atomic.Uint64 }
+
+const (
+	alertHead = `{"uuid":"00000000-0000-4000-8000-`
+	alertMid  = `","time":"`
+	alertTail = `","priority":"Warning","rule":"Read sensitive file untrusted",` +
+		`"output":"10:00:00.123456789: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow gparent=systemd ggparent=<NA> gggparent=<NA> evt_type=openat user=root user_uid=0 user_loginuid=-1 process=cat proc_exepath=/usr/bin/cat parent=bash command=cat /etc/shadow terminal=34816 container_id=host container_name=host)",` +
+		`"output_fields":{"container.id":"host","container.name":"host","evt.time":1763805600123456789,"evt.type":"openat","fd.name":"/etc/shadow","proc.cmdline":"cat /etc/shadow","proc.exepath":"/usr/bin/cat","proc.name":"cat","proc.pname":"bash","proc.tty":34816,"user.loginuid":-1,"user.name":"root","user.uid":0},` +
+		`"source":"syscall","tags":["T1555","container","filesystem","host","maturity_stable","mitre_credential_access"],"hostname":"node-1"}`
+)
+
+func (g *generator) appendAlert(b []byte) []byte {
+	seq := g.seq.Add(1)
+	b = append(b, alertHead...)
+	var hex [12]byte
+	h := strconv.AppendUint(hex[:0], seq, 16)
+	for range 12 - len(h) {
+		b = append(b, '0')
+	}
+	b = append(b, h...)
+	b = append(b, alertMid...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, alertTail...)
+}
+
+// result is one phase's numbers.
+type result struct {
+	name        string
+	ingested    int64
+	ingestDur   time.Duration
+	delivered   int64
+	deliverDur  time.Duration // phase start (or recovery) to the last delivery
+	p50, p99    time.Duration
+	peakRSS     int64
+	note        string
+	refused     int64 // 503 / retry asked
+	failures    int64 // transport errors
+	drainedAll  bool
+	ingestRate  float64
+	deliverRate float64
+}
+
+func (r *result) finish() {
+	if r.ingestDur > 0 {
+		r.ingestRate = float64(r.ingested) / r.ingestDur.Seconds()
+	}
+	if r.deliverDur > 0 {
+		r.deliverRate = float64(r.delivered) / r.deliverDur.Seconds()
+	}
+}
+
+func (r result) print() {
+	fmt.Printf("\n== %s\n", r.name)
+	fmt.Printf("  ingested   %9d alerts in %-8s %9.0f alerts/s", r.ingested, r.ingestDur.Round(time.Millisecond), r.ingestRate)
+	if r.refused > 0 || r.failures > 0 {
+		fmt.Printf("  (refused %d, transport errors %d)", r.refused, r.failures)
+	}
+	fmt.Println()
+	fmt.Printf("  delivered  %9d alerts in %-8s %9.0f alerts/s  (all delivered: %v)\n", r.delivered, r.deliverDur.Round(time.Millisecond), r.deliverRate, r.drainedAll)
+	fmt.Printf("  latency    p50 %s  p99 %s  (alert time -> sink)\n", r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	fmt.Printf("  router peak RSS (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+	if r.note != "" {
+		fmt.Printf("  %s\n", r.note)
+	}
+}
+
+// measureDelivery waits for the sink to hold every alert of the phase and
+// fills in the delivery numbers.
+func measureDelivery(ctx context.Context, sk *sink, r *result, base int64, from time.Time, o options) error {
+	err := waitDrained(ctx, sk, base+r.ingested, o.drainFor)
+	r.drainedAll = err == nil
+	r.delivered = sk.unique() - base
+	r.deliverDur = time.Unix(0, sk.lastNano.Load()).Sub(from)
+	lat := sk.takeLatencies()
+	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	r.finish()
+	return err
+}
+
+func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o options) (result, error) {
+	res := result{name: fmt.Sprintf("phase 1: HTTP POST / one alert per request, %d keep-alive clients, %s", o.clients, o.httpFor)}
+	fmt.Printf("\nrunning %s ...\n", res.name)
+	_ = sk.takeLatencies()
+	base := sk.unique()
+	tr := &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	url := "http://" + rt.httpAddr + "/"
+	var accepted, refused, failures atomic.Int64
+	start := time.Now()
+	deadline := start.Add(o.httpFor)
+	var wg sync.WaitGroup
+	for range o.clients {
+		wg.Add(1)
+		go func() { // bounded by deadline and ctx
+			defer wg.Done()
+			buf := make([]byte, 0, 2048)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				buf = gen.appendAlert(buf[:0])
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					failures.Add(1)
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusOK:
+					accepted.Add(1)
+				case http.StatusServiceUnavailable:
+					refused.Add(1)
+					time.Sleep(10 * time.Millisecond)
+				default:
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.ingestDur = time.Since(start)
+	res.ingested, res.refused, res.failures = accepted.Load(), refused.Load(), failures.Load()
+	// Unacknowledged sends may or may not be queued; only acked ones count,
+	// so the sink may see a few more: the drain waits for the acked count.
+	err := measureDelivery(ctx, sk, &res, base, start, o)
+	_, res.peakRSS = rt.memory()
+	return res, err
+}
+
+// grpcIngest streams batches on o.streams streams until limit alerts were
+// accepted (limit > 0) or until deadline, and returns what was accepted.
+func grpcIngest(ctx context.Context, addr string, gen *generator, o options, limit int64, deadline time.Time) (accepted, refused int64, err error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close()
+	client := ingestpb.NewIngestClient(conn)
+	var claimed, acc, ref atomic.Int64
+	errc := make(chan error, o.streams)
+	for s := range o.streams {
+		go func() { errc <- runStream(ctx, client, gen, o, s, limit, deadline, &claimed, &acc, &ref) }()
+	}
+	var errs []error
+	for range o.streams {
+		if e := <-errc; e != nil {
+			errs = append(errs, e)
+		}
+	}
+	return acc.Load(), ref.Load(), errors.Join(errs...)
+}
+
+func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator, o options, id int, limit int64,
+	deadline time.Time, claimed, accepted, refused *atomic.Int64) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := client.Ingest(sctx)
+	if err != nil {
+		return err
+	}
+	inflight := make(chan [][]byte, o.window) // batches sent, in ack order
+	var retryMu sync.Mutex
+	var retry [][]byte
+	recvErr := make(chan error, 1)
+	go func() { // receiver: owned by runStream, ends at EOF or error
+		for {
+			ack, err := st.Recv()
+			if err == io.EOF {
+				recvErr <- nil
+				return
+			}
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			sent := <-inflight
+			accepted.Add(int64(ack.Accepted + ack.Duplicates))
+			if len(ack.Rejected) > 0 {
+				recvErr <- fmt.Errorf("router rejected %d alerts: %s", len(ack.Rejected), ack.Rejected[0].Reason)
+				return
+			}
+			if len(ack.Retry) > 0 {
+				refused.Add(int64(len(ack.Retry)))
+				retryMu.Lock()
+				for _, i := range ack.Retry {
+					retry = append(retry, sent[i])
+				}
+				retryMu.Unlock()
+				time.Sleep(time.Duration(ack.RetryAfterMs) * time.Millisecond)
+			}
+		}
+	}()
+	n := 0
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		retryMu.Lock()
+		batch := retry
+		retry = nil
+		retryMu.Unlock()
+		want := o.batch - len(batch)
+		if limit > 0 {
+			if got := claimed.Add(int64(want)); got > limit {
+				want -= int(min(got-limit, int64(want)))
+			}
+		}
+		for range want {
+			batch = append(batch, gen.appendAlert(make([]byte, 0, 1400)))
+		}
+		if len(batch) == 0 {
+			if limit > 0 && accepted.Load() >= limit {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // waiting for acks that may ask for retries
+			continue
+		}
+		n++
+		select {
+		case inflight <- batch:
+		case err := <-recvErr:
+			return err
+		}
+		if err := st.Send(&ingestpb.AlertBatch{BatchId: fmt.Sprintf("s%d-%d", id, n), Alerts: batch}); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	// Let the last acks (and their retries) come back.
+	for len(inflight) > 0 {
+		select {
+		case err := <-recvErr:
+			return err
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	return <-recvErr
+}
+
+func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o options) (result, error) {
+	res := result{name: fmt.Sprintf("phase 2: gRPC batches of %d, %d streams x %d in flight, %s", o.batch, o.streams, o.window, o.grpcFor)}
+	fmt.Printf("\nrunning %s ...\n", res.name)
+	_ = sk.takeLatencies()
+	base := sk.unique()
+	start := time.Now()
+	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, 0, start.Add(o.grpcFor))
+	res.ingestDur = time.Since(start)
+	res.ingested, res.refused = acc, ref
+	if err != nil {
+		return res, fmt.Errorf("grpc: %w", err)
+	}
+	err = measureDelivery(ctx, sk, &res, base, start, o)
+	_, res.peakRSS = rt.memory()
+	return res, err
+}
+
+func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o options) (result, error) {
+	res := result{name: fmt.Sprintf("phase 3: sink stalled (503) while %d alerts are ingested over gRPC, then recovers", o.backlog)}
+	fmt.Printf("\nrunning %s ...\n", res.name)
+	_ = sk.takeLatencies()
+	base := sk.unique()
+	sk.stalled.Store(true)
+	start := time.Now()
+	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, int64(o.backlog), start.Add(o.drainFor))
+	res.ingestDur = time.Since(start)
+	res.ingested, res.refused = acc, ref
+	if err != nil {
+		sk.stalled.Store(false)
+		return res, fmt.Errorf("grpc: %w", err)
+	}
+	rss, hwm := rt.memory()
+	fmt.Printf("  backlog of %d alerts on disk; router RSS now %.1f MiB, peak %.1f MiB\n", acc, float64(rss)/(1<<20), float64(hwm)/(1<<20))
+	time.Sleep(2 * time.Second) // the stalled sink keeps failing batches meanwhile
+	recovered := time.Now()
+	sk.stalled.Store(false)
+	err = measureDelivery(ctx, sk, &res, base, recovered, o)
+	_, res.peakRSS = rt.memory()
+	res.note = "delivered/s is measured from the sink's recovery; latency includes the time spent stalled"
+	return res, err
+}
+
+func printSummary(rs []result) {
+	for _, r := range rs {
+		r.print()
+	}
+	fmt.Println("\n== targets")
+	for _, r := range rs {
+		switch {
+		case bytes.HasPrefix([]byte(r.name), []byte("phase 1")):
+			verdict(">= 25,000 alerts/s delivered with single-alert HTTP ingest", r.deliverRate >= 25000 && r.drainedAll, fmt.Sprintf("%.0f/s", r.deliverRate))
+		case bytes.HasPrefix([]byte(r.name), []byte("phase 2")):
+			verdict(">= 150,000 alerts/s ingested over gRPC batches", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
+		case bytes.HasPrefix([]byte(r.name), []byte("phase 3")):
+			verdict("peak RSS <= 256 MiB with the backlog", r.peakRSS <= 256<<20, fmt.Sprintf("%.1f MiB, backlog %d", float64(r.peakRSS)/(1<<20), r.ingested))
+			verdict("backlog fully delivered after recovery", r.drainedAll, fmt.Sprintf("%d of %d", r.delivered, r.ingested))
+		}
+	}
+}
+
+func verdict(what string, ok bool, got string) {
+	v := "MISS"
+	if ok {
+		v = "PASS"
+	}
+	fmt.Printf("  %-4s %-62s got %s\n", v, what, got)
+}
