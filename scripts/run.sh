@@ -11,7 +11,7 @@ for _ in $(seq 50); do
 	curl -fsS http://127.0.0.1:2801/readyz >/dev/null 2>&1 && break
 	sleep 0.1
 done
-echo "router ready: UI http://127.0.0.1:2801/ui/  metrics http://127.0.0.1:2801/metrics" >&2
+echo "router ready: ingest http://127.0.0.1:2801/ (Falco JSON), gRPC 127.0.0.1:2802, metrics http://127.0.0.1:2801/metrics" >&2
 if [ "$(id -u)" -ne 0 ]; then
 	echo "lanner-agent needs root (or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE): run 'sudo make run'" >&2
 	wait $router
