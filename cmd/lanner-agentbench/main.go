@@ -103,7 +103,7 @@ func main() {
 	fmt.Printf("agent events evaluated: %.0f   kernel events seen: %.0f   dropped: %.0f (ring full %.0f, no ring %.0f)\n",
 		metrics["lanner_agent_events_total"], metrics["seen"], metrics["dropped"], metrics["ring_full"], metrics["no_ring"])
 	fmt.Printf("agent alerts: %.0f   alerts dropped: %.0f\n", metrics["lanner_agent_alerts_total"], metrics["lanner_agent_alerts_dropped_total"])
-	fmt.Printf("agent CPU during the measured phase: %.2fs   peak RSS: %.1f MiB\n", (cpu1-cpu0).Seconds(), float64(hwm)/1024)
+	fmt.Printf("agent CPU during the measured phase: %.2fs   peak RSS: %.1f MiB\n", (cpu1 - cpu0).Seconds(), float64(hwm)/1024)
 }
 
 func measureAll(ws []workload, rounds int) []int64 {
