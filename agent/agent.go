@@ -48,7 +48,7 @@ type Config struct {
 	HostRoot string
 	// ProcRoot is the host's procfs (default /proc).
 	ProcRoot string
-	// RingSize is each per-CPU ring's size in bytes (default 4 MiB).
+	// RingSize is each per-CPU ring's size in bytes (default 8 MiB).
 	RingSize   int
 	AllMatches bool
 	// DropAlertInterval rate-limits the internal alert about dropped
@@ -77,7 +77,7 @@ func (c *Config) defaults() error {
 		c.ProcRoot = "/proc"
 	}
 	if c.RingSize == 0 {
-		c.RingSize = 4 << 20
+		c.RingSize = 8 << 20
 	}
 	if c.DropAlertInterval <= 0 {
 		c.DropAlertInterval = 30 * time.Second

@@ -34,6 +34,7 @@ func runAgent(ctx context.Context, args []string, logger *slog.Logger) error {
 	hostRoot := fs.String("host-root", "/", "the host's root filesystem (for passwd/group)")
 	procRoot := fs.String("proc-root", "/proc", "the host's procfs")
 	allMatches := fs.Bool("all-matches", false, "raise an alert for every matching rule, not only the first")
+	ringBytes := fs.Int("ring-bytes", 8<<20, "size of each per-CPU ring buffer (a power of two); larger rings absorb longer bursts")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,7 +71,7 @@ func runAgent(ctx context.Context, args []string, logger *slog.Logger) error {
 		TLS: ship.TLSConfig{Enabled: *tlsOn || *caFile != "" || *certFile != "", CAFile: *caFile,
 			CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName},
 		SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax, MetricsAddr: *metrics,
-		Hostname: *hostname, HostRoot: *hostRoot, ProcRoot: *procRoot, AllMatches: *allMatches,
+		Hostname: *hostname, HostRoot: *hostRoot, ProcRoot: *procRoot, AllMatches: *allMatches, RingSize: *ringBytes,
 		Reload: reload, Logger: logger,
 	})
 }
