@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 DATA_DIR ?= ./lanner-data
 
-.PHONY: help setup build test test-unit lint generate generate-check bench bench-router bench-outputs bench-rules bench-agent run clean
+.PHONY: help setup build test test-unit lint generate generate-check vmlinux bench bench-router bench-outputs bench-rules bench-agent run clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: ## gofmt, go vet, staticcheck
 
 generate: ## regenerate committed code (protobuf, bpf2go)
 	./scripts/generate.sh
+
+vmlinux: ## regenerate bpf/vmlinux.h from this kernel's BTF (only when the programs use new kernel types)
+	./bpf/vmlinux.sh
 
 generate-check: ## fail if `make generate` changes committed files
 	./scripts/generate.sh
