@@ -38,14 +38,13 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define TS_COMPAT 0x0002
 #define CAP_DAC_OVERRIDE 1
-#define AT_EMPTY_PATH 0x1000
 
 /* x86_64 syscall numbers used by the decoder switch. */
-#define SYS_read 0
 #define SYS_open 2
-#define SYS_close 3
 #define SYS_sendto 44
 #define SYS_recvfrom 45
+#define SYS_sendmsg 46
+#define SYS_recvmsg 47
 #define SYS_socketpair 53
 #define SYS_pipe 22
 #define SYS_connect 42
@@ -53,7 +52,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SYS_bind 49
 #define SYS_clone 56
 #define SYS_execve 59
-
 #define SYS_truncate 76
 #define SYS_chdir 80
 #define SYS_rename 82
@@ -71,7 +69,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SYS_mount 165
 #define SYS_umount2 166
 #define SYS_init_module 175
-
 #define SYS_openat 257
 #define SYS_mkdirat 258
 #define SYS_fchownat 260
@@ -164,7 +161,6 @@ struct tuple {
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 };
-
 
 struct scratch {
 	struct event hdr;
@@ -272,7 +268,8 @@ static __always_inline void fill_header(struct scratch *s, struct task_struct *t
 	h->gid = cred->gid.val;
 	h->euid = cred->euid.val;
 	h->egid = cred->egid.val;
-	h->loginuid = task->loginuid.val;
+	/* loginuid exists only with CONFIG_AUDIT; unset is (u32)-1 anyway. */
+	h->loginuid = bpf_core_field_exists(task->loginuid) ? task->loginuid.val : 0xffffffff;
 	h->tty = 0;
 	h->kind = kind;
 	h->nr = nr;
@@ -645,6 +642,15 @@ static __always_inline void decode(struct scratch *s, struct task_struct *task, 
 		if (ret >= 0)
 			put_uaddr_lenp(s, a[4], a[5]);
 		break;
+	case SYS_sendmsg:
+	case SYS_recvmsg: {
+		/* The address in the msghdr (recvmsg: as filled in by the kernel). */
+		struct user_msghdr mh = {};
+		if (ret >= 0 && a[1] && !bpf_probe_read_user(&mh, sizeof(mh), (const void *)a[1]) &&
+		    mh.msg_name && mh.msg_namelen > 0)
+			put_ubytes(s, BLOB_ADDR, (__u64)mh.msg_name, mh.msg_namelen, ADDR_MAX);
+		break;
+	}
 	case SYS_pipe:
 	case SYS_pipe2:
 	case SYS_socketpair: {

@@ -348,7 +348,8 @@ func (c *Capture) Syscalls() []int {
 }
 
 // Close detaches every program and frees the maps; a running Read returns
-// ErrClosed. Safe to call more than once.
+// ErrClosed, and Close waits for it (so do not call Close from Read's
+// callback). Safe to call more than once.
 func (c *Capture) Close() error {
 	var err error
 	c.closeOnce.Do(func() {

@@ -136,6 +136,8 @@ func (e *Event) decode(raw []byte, bootOffset int64) error {
 	if len(raw) < hdrSize {
 		return errShort
 	}
+	raw = raw[:len(raw):len(raw)]
+	_ = raw[hdrSize-1] // one bounds check for every fixed offset below
 	le := binary.LittleEndian
 	size := int(le.Uint32(raw[offSize:]))
 	if size < hdrSize || size > len(raw) {

@@ -278,3 +278,29 @@ func FuzzParseSockAddr(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"zero", Config{}, true},
+		{"ring not a power of two", Config{RingSize: 3 << 20}, false},
+		{"ring below a page", Config{RingSize: 1024}, false},
+		{"wakeup above ring", Config{RingSize: 1 << 20, WakeupBytes: 2 << 20}, false},
+		{"env too big", Config{EnvBytes: 8192}, false},
+		{"no env", Config{EnvBytes: -1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			err := cfg.defaults()
+			if (err == nil) != tc.ok {
+				t.Fatalf("defaults() = %v, want ok=%v", err, tc.ok)
+			}
+			if err == nil && (cfg.RingSize == 0 || cfg.WakeupBytes == 0 || cfg.FlushInterval == 0 || cfg.Logger == nil || cfg.EnvBytes < 0) {
+				t.Errorf("defaults not applied: %+v", cfg)
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ var ErrClosed = errors.New("capture: closed")
 // Read delivers events to fn until ctx is done (returns ctx.Err()), Close is
 // called (ErrClosed) or fn returns an error (returned as is). Only one Read
 // runs at a time. Records from the per-CPU rings are merged in timestamp
-// order within each drain. The Event and its byte slices are reused: valid
+// order (see drain.round). The Event and its byte slices are reused: valid
 // only until fn returns. The hot path does not allocate.
 func (c *Capture) Read(ctx context.Context, fn func(*Event) error) error {
 	if !c.readMu.TryLock() {
@@ -87,22 +87,24 @@ type drain struct {
 	fn      func(*Event) error
 }
 
-// round takes a record from every ring that has data, then repeatedly
-// delivers the oldest pending one, refilling from the ring it came from.
+// round delivers records oldest first until every ring is empty. Before each
+// pick it takes a record from every ring without one pending (an atomic load
+// when the ring is empty), so that a record another CPU committed before the
+// one being delivered (a fork before the child's exec) is not overtaken.
 // It returns how many events it delivered.
 func (d *drain) round() (int, error) {
-	for i := range d.recs {
-		if d.pending[i] {
-			continue
-		}
-		ok, err := d.next(i)
-		if err != nil {
-			return 0, err
-		}
-		d.pending[i] = ok
-	}
 	delivered := 0
 	for {
+		for i := range d.recs {
+			if d.pending[i] {
+				continue
+			}
+			ok, err := d.next(i)
+			if err != nil {
+				return delivered, err
+			}
+			d.pending[i] = ok
+		}
 		best := -1
 		var bestTs uint64
 		for i, p := range d.pending {
@@ -123,18 +125,13 @@ func (d *drain) round() (int, error) {
 		d.pending[best] = false
 		if err := d.ev.decode(d.recs[best].RawSample, d.c.bootOffset); err != nil {
 			d.c.decodeErrs.Add(1)
-		} else {
-			d.c.delivered.Add(1)
-			delivered++
-			if err := d.fn(&d.ev); err != nil {
-				return delivered, err
-			}
+			continue
 		}
-		ok, err := d.next(best)
-		if err != nil {
+		d.c.delivered.Add(1)
+		delivered++
+		if err := d.fn(&d.ev); err != nil {
 			return delivered, err
 		}
-		d.pending[best] = ok
 	}
 }
 

@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.routerBin, "router-bin", "", "lanner-router binary to run (default: go build ./cmd/lanner-router into a temp dir)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (router logs, data) for inspection")
 	flag.DurationVar(&o.httpFor, "http-duration", 10*time.Second, "phase 1: how long to POST single alerts")
-	flag.IntVar(&o.clients, "clients", 32, "phase 1: concurrent keep-alive HTTP clients")
+	flag.IntVar(&o.clients, "clients", 64, "phase 1: concurrent keep-alive HTTP clients")
 	flag.DurationVar(&o.grpcFor, "grpc-duration", 10*time.Second, "phase 2: how long to stream gRPC batches")
 	flag.IntVar(&o.streams, "streams", 4, "phase 2 and 3: concurrent gRPC streams")
 	flag.IntVar(&o.batch, "batch", 1000, "phase 2 and 3: alerts per gRPC batch")
@@ -285,6 +285,28 @@ func (r *router) memory() (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// cpu returns the router's user+system CPU time so far. Comparing it with
+// the alerts handled gives a cost per alert that does not depend on how busy
+// the rest of the machine is.
+func (r *router) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ")".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 func numCPU() int {

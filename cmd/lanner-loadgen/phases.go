@@ -59,6 +59,7 @@ type result struct {
 	refused     int64 // 503 / retry asked
 	failures    int64 // transport errors
 	drainedAll  bool
+	routerCPU   time.Duration // router CPU time (user+sys) spent in the phase
 	ingestRate  float64
 	deliverRate float64
 }
@@ -82,6 +83,11 @@ func (r result) print() {
 	fmt.Printf("  delivered  %9d alerts in %-8s %9.0f alerts/s  (all delivered: %v)\n", r.delivered, r.deliverDur.Round(time.Millisecond), r.deliverRate, r.drainedAll)
 	fmt.Printf("  latency    p50 %s  p99 %s  (alert time -> sink)\n", r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	fmt.Printf("  router peak RSS (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+	if r.routerCPU > 0 && r.ingested > 0 {
+		fmt.Printf("  router CPU %s = %.1f µs per alert ingested and delivered (%.0f alerts per router CPU-second)\n",
+			r.routerCPU.Round(10*time.Millisecond), float64(r.routerCPU.Microseconds())/float64(r.ingested),
+			float64(r.ingested)/r.routerCPU.Seconds())
+	}
 	if r.note != "" {
 		fmt.Printf("  %s\n", r.note)
 	}
@@ -110,6 +116,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	url := "http://" + rt.httpAddr + "/"
 	var accepted, refused, failures atomic.Int64
+	cpu0 := rt.cpu()
 	start := time.Now()
 	deadline := start.Add(o.httpFor)
 	var wg sync.WaitGroup
@@ -148,6 +155,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	// Unacknowledged sends may or may not be queued; only acked ones count,
 	// so the sink may see a few more: the drain waits for the acked count.
 	err := measureDelivery(ctx, sk, &res, base, start, o)
+	res.routerCPU = rt.cpu() - cpu0
 	_, res.peakRSS = rt.memory()
 	return res, err
 }
@@ -267,6 +275,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
+	cpu0 := rt.cpu()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, 0, start.Add(o.grpcFor))
 	res.ingestDur = time.Since(start)
@@ -274,8 +283,13 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	if err != nil {
 		return res, fmt.Errorf("grpc: %w", err)
 	}
+	ingestCPU := rt.cpu() - cpu0
 	err = measureDelivery(ctx, sk, &res, base, start, o)
+	res.routerCPU = rt.cpu() - cpu0
 	_, res.peakRSS = rt.memory()
+	res.note = fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
+		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
+		float64(res.ingested)/max(ingestCPU.Seconds(), 0.001))
 	return res, err
 }
 
@@ -285,6 +299,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	_ = sk.takeLatencies()
 	base := sk.unique()
 	sk.stalled.Store(true)
+	cpu0 := rt.cpu()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, int64(o.backlog), start.Add(o.drainFor))
 	res.ingestDur = time.Since(start)
@@ -299,6 +314,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	recovered := time.Now()
 	sk.stalled.Store(false)
 	err = measureDelivery(ctx, sk, &res, base, recovered, o)
+	res.routerCPU = rt.cpu() - cpu0
 	_, res.peakRSS = rt.memory()
 	res.note = "delivered/s is measured from the sink's recovery; latency includes the time spent stalled"
 	return res, err

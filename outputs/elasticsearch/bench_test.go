@@ -39,7 +39,7 @@ func BenchmarkDeliveredThroughQueue(b *testing.B) {
 		if err := q.StartOutput("es", o, opts); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0, zcpu0 := cpuTime(), z.cpuTime()
 		b.ResetTimer()
 		start := time.Now()
 		enqueue(b, q, "es", msgs, benchAlerts)
@@ -48,6 +48,7 @@ func BenchmarkDeliveredThroughQueue(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(benchAlerts)/el.Seconds(), "alerts/s")
 		b.ReportMetric(float64(benchAlerts)/(cpuTime()-cpu0).Seconds(), "alerts/cpu-s")
+		b.ReportMetric(float64(benchAlerts)/(z.cpuTime()-zcpu0).Seconds(), "zinc-alerts/cpu-s")
 		if st := q.Stats("es"); st.DeadLetters != 0 {
 			b.Errorf("dead letters: %d", st.DeadLetters)
 		}
@@ -66,6 +67,7 @@ func BenchmarkSendDirect(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu0, zcpu0 := cpuTime(), z.cpuTime()
 		b.ResetTimer()
 		start := time.Now()
 		const senders = 4
@@ -86,6 +88,8 @@ func BenchmarkSendDirect(b *testing.B) {
 		el := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(float64(benchAlerts)/el.Seconds(), "alerts/s")
+		b.ReportMetric(float64(benchAlerts)/(cpuTime()-cpu0).Seconds(), "alerts/cpu-s")
+		b.ReportMetric(float64(benchAlerts)/(z.cpuTime()-zcpu0).Seconds(), "zinc-alerts/cpu-s")
 		_ = o.Close()
 	}
 }

@@ -185,7 +185,7 @@ func validIndex(s string) error {
 		return fmt.Errorf("%q must not start with -, _ or +", s)
 	}
 	if strings.ContainsAny(s, `\/*?"<>| ,#:`) {
-		return fmt.Errorf(`%q must not contain \ / * ? " < > | space , # :`, s)
+		return fmt.Errorf(`%q must not contain any of \ / * ? " < > | space , # or colon`, s)
 	}
 	if len(s) > 200 {
 		return fmt.Errorf("%q is too long", s)

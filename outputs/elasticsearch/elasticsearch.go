@@ -75,17 +75,23 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 	}
 	// The low-level client (elastictransport + esapi) rather than the root
 	// package, which links the ~900 packages of the typed API.
-	tp, err := elastictransport.New(elastictransport.Config{
-		UserAgent:           "lanner",
-		URLs:                []*url.URL{u},
-		Username:            c.Username,
-		Password:            c.Password,
-		APIKey:              c.APIKey,
-		Header:              header,
-		Transport:           &productCheck{rt: hc.Transport, skip: c.SkipProductCheck},
-		DisableRetry:        true, // the router's queue retries, with backoff and dead letters
-		CompressRequestBody: c.EnableCompression,
-	})
+	topts := []elastictransport.Option{
+		elastictransport.WithUserAgent("lanner"),
+		elastictransport.WithURLs(u),
+		elastictransport.WithHeader(header),
+		elastictransport.WithTransport(&productCheck{rt: hc.Transport, skip: c.SkipProductCheck}),
+		elastictransport.WithDisableRetry(), // the router's queue retries, with backoff and dead letters
+	}
+	switch {
+	case c.APIKey != "":
+		topts = append(topts, elastictransport.WithAPIKey(c.APIKey))
+	case c.Username != "":
+		topts = append(topts, elastictransport.WithBasicAuth(c.Username, c.Password))
+	}
+	if c.EnableCompression {
+		topts = append(topts, elastictransport.WithCompression())
+	}
+	tp, err := elastictransport.NewClient(topts...)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", httpout.NewRedactor(c.Password, c.APIKey).Error(err))
 	}

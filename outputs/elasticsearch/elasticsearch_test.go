@@ -376,18 +376,6 @@ func FuzzResults(f *testing.F) {
 	})
 }
 
-func waitFor(t *testing.T, d time.Duration, f func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if f() {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
-}
-
 // TestZincSearch indexes alerts into a real ES-compatible server and
 // searches them back.
 func TestZincSearch(t *testing.T) {
@@ -404,9 +392,9 @@ func TestZincSearch(t *testing.T) {
 	if err := o.Send(ctx, batch[:10]); err != nil {
 		t.Fatalf("resend: %v", err)
 	}
-	docs := z.waitDocs(t, "falco-2026.11.22", len(batch))
+	z.waitDocs(t, "falco-2026.11.22", len(batch))
 	time.Sleep(1500 * time.Millisecond) // let a duplicate, if any, become searchable too
-	docs = z.search(t, "falco-2026.11.22", 200)
+	docs := z.search(t, "falco-2026.11.22", 200)
 	if len(docs) != len(batch) {
 		t.Errorf("%d documents, want %d (a retry duplicated?)", len(docs), len(batch))
 	}

@@ -23,6 +23,25 @@ type zinc struct {
 	URL        string // http://127.0.0.1:PORT/es
 	User, Pass string
 	base       string
+	pid        int
+}
+
+// cpuTime is the CPU time the Zinc process has used (from /proc).
+func (z *zinc) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", z.pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the ")" that ends the command name: utime and stime
+	// are the 12th and 13th, in clock ticks (100 per second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 const zincPass = "Zinc-adm1n-pass#"
@@ -77,7 +96,7 @@ func startZinc(t testing.TB) *zinc {
 			t.Logf("zincsearch log:\n%s", logs.String())
 		}
 	})
-	z := &zinc{URL: fmt.Sprintf("http://127.0.0.1:%d/es", port), User: "admin", Pass: zincPass, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	z := &zinc{URL: fmt.Sprintf("http://127.0.0.1:%d/es", port), User: "admin", Pass: zincPass, base: fmt.Sprintf("http://127.0.0.1:%d", port), pid: cmd.Process.Pid}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		res, err := http.Get(z.base + "/healthz")

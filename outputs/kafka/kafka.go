@@ -84,7 +84,7 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 		IdleTimeout: 30 * time.Second,
 		// MetadataTTL stays at kafka-go's 6 s: produce errors do not refresh
 		// the cached layout, so a moved leader is picked up at the next refresh.
-		ClientID:    c.ClientID,
+		ClientID: c.ClientID,
 	}
 	if c.TLS.Enabled {
 		tc, err := c.TLS.Build()
@@ -170,8 +170,9 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 				failed[from[j]] = o.classify(e)
 			}
 		default:
-			// The whole write failed before any record left (metadata,
-			// connection, cancellation): the same answer for all of them.
+			// The call failed as a whole (metadata, connection, cancelled
+			// context): the same answer for every record. Some may still
+			// have reached the broker; delivery is at-least-once.
 			if failed == nil {
 				return o.classify(err)
 			}
@@ -278,21 +279,21 @@ func validTopic(t string) error {
 
 // permanentCodes are broker answers that the same request will get again.
 var permanentCodes = map[kafkago.Error]bool{
-	kafkago.MessageSizeTooLarge:               true,
-	kafkago.InvalidTopic:                      true,
-	kafkago.RecordListTooLarge:                true,
-	kafkago.InvalidRequiredAcks:               true,
-	kafkago.TopicAuthorizationFailed:          true,
-	kafkago.ClusterAuthorizationFailed:        true,
+	kafkago.MessageSizeTooLarge:                true,
+	kafkago.InvalidTopic:                       true,
+	kafkago.RecordListTooLarge:                 true,
+	kafkago.InvalidRequiredAcks:                true,
+	kafkago.TopicAuthorizationFailed:           true,
+	kafkago.ClusterAuthorizationFailed:         true,
 	kafkago.TransactionalIDAuthorizationFailed: true,
-	kafkago.SASLAuthenticationFailed:          true,
-	kafkago.UnsupportedSASLMechanism:          true,
-	kafkago.IllegalSASLState:                  true,
-	kafkago.UnsupportedForMessageFormat:       true,
-	kafkago.UnsupportedCompressionType:        true,
-	kafkago.InvalidRecord:                     true,
-	kafkago.PolicyViolation:                   true,
-	kafkago.InvalidTimestamp:                  true,
+	kafkago.SASLAuthenticationFailed:           true,
+	kafkago.UnsupportedSASLMechanism:           true,
+	kafkago.IllegalSASLState:                   true,
+	kafkago.UnsupportedForMessageFormat:        true,
+	kafkago.UnsupportedCompressionType:         true,
+	kafkago.InvalidRecord:                      true,
+	kafkago.PolicyViolation:                    true,
+	kafkago.InvalidTimestamp:                   true,
 }
 
 // classify maps a kafka-go error to the queue's decision: listed broker
@@ -378,4 +379,3 @@ func requiredAcks(name string) (kafkago.RequiredAcks, error) {
 	}
 	return 0, fmt.Errorf("requiredacks: unknown %q (want NONE, ONE or ALL)", name)
 }
-

@@ -587,3 +587,36 @@ func TestTemplateFastPathMatchesEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS: kfake serving TLS, the output trusting the test CA; with mutual
+// TLS the broker demands the client certificate; skip-verify without a CA.
+func TestTLS(t *testing.T) {
+	certs := outputtest.NewCerts(t)
+	tests := []struct {
+		name          string
+		requireClient bool
+		tls           TLS
+		wantOK        bool
+	}{
+		{"ca", false, TLS{Enabled: true, TLSConfig: httpout.TLSConfig{CAFile: certs.CAFile}}, true},
+		{"mutual", true, TLS{Enabled: true, TLSConfig: httpout.TLSConfig{CAFile: certs.CAFile, CertFile: certs.ClientCertFile, KeyFile: certs.ClientKeyFile}}, true},
+		{"mutual-without-cert", true, TLS{Enabled: true, TLSConfig: httpout.TLSConfig{CAFile: certs.CAFile}}, false},
+		{"skip-verify", false, TLS{Enabled: true, TLSConfig: httpout.TLSConfig{InsecureSkipVerify: true}}, true},
+		{"untrusted", false, TLS{Enabled: true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, kfake.TLS(certs.ServerTLS(tt.requireClient)))
+			o := newOutput(t, Config{HostPort: c.ListenAddrs()[0], Topic: "tls", TLS: tt.tls, RequiredAcks: "ALL", TopicCreation: true, Timeout: 3 * time.Second})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := o.Send(ctx, batchOf(3))
+			if tt.wantOK && err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if !tt.wantOK && err == nil {
+				t.Fatal("Send succeeded without the right TLS settings")
+			}
+		})
+	}
+}

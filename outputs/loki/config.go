@@ -48,8 +48,10 @@ type Config struct {
 	Protobuf bool `yaml:"protobuf"`
 	// CustomHeaders are added to every push.
 	CustomHeaders map[string]string `yaml:"customheaders"`
-	// CheckCert verifies the server certificate (default true).
+	// CheckCert verifies the server certificate (default true); MutualTLS
+	// requires tls.cert_file/key_file.
 	CheckCert *bool             `yaml:"checkcert"`
+	MutualTLS bool              `yaml:"mutualtls"`
 	Timeout   time.Duration     `yaml:"timeout"`
 	TLS       httpout.TLSConfig `yaml:"tls"`
 }
@@ -107,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CheckCert != nil && !*c.CheckCert {
 		c.TLS.InsecureSkipVerify = true
+	}
+	if c.MutualTLS && c.TLS.CertFile == "" {
+		return errors.New("loki: mutualtls needs tls.cert_file and tls.key_file")
 	}
 	if err := c.TLS.Validate(); err != nil {
 		return fmt.Errorf("loki: %w", err)

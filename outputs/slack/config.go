@@ -42,6 +42,12 @@ type Config struct {
 	MessageFormat string `yaml:"messageformat"`
 	// TemplateFile replaces templates/slack.tmpl.
 	TemplateFile string `yaml:"template_file"`
+	// Footer replaces the default template's footer (Lanner · uuid).
+	Footer string `yaml:"footer"`
+	// CheckCert verifies the server certificate (default true); MutualTLS
+	// requires tls.cert_file/key_file.
+	CheckCert *bool `yaml:"checkcert"`
+	MutualTLS bool  `yaml:"mutualtls"`
 	// Timeout bounds one request (default 10s).
 	Timeout time.Duration     `yaml:"timeout"`
 	TLS     httpout.TLSConfig `yaml:"tls"`
@@ -104,6 +110,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout < 0 {
 		return errors.New("slack: timeout must be positive")
+	}
+	if c.CheckCert != nil && !*c.CheckCert {
+		c.TLS.InsecureSkipVerify = true
+	}
+	if c.MutualTLS && c.TLS.CertFile == "" {
+		return errors.New("slack: mutualtls needs tls.cert_file and tls.key_file")
 	}
 	if err := c.TLS.Validate(); err != nil {
 		return fmt.Errorf("slack: %w", err)

@@ -132,6 +132,11 @@ func (o *Output) render(d templates.Data, overrides map[string]string) (*slack.W
 			msg.IconURL = icon
 		}
 	}
+	if o.cfg.Footer != "" {
+		for i := range msg.Attachments {
+			msg.Attachments[i].Footer = o.cfg.Footer
+		}
+	}
 	limit(msg)
 	return msg, nil
 }

@@ -156,7 +156,7 @@ func (s *slackServer) delivered() int {
 
 func TestWebhookMessageRendered(t *testing.T) {
 	srv := newSlackServer(t, 0)
-	o := newOutput(t, Config{WebhookURL: srv.webhookURL(), Channel: "#falco", Icon: ":shield:",
+	o := newOutput(t, Config{WebhookURL: srv.webhookURL(), Channel: "#falco", Icon: ":shield:", Footer: "prod cluster",
 		MessageFormat: `Alert: rule *{{ .Rule }}* by user *{{ index .OutputFields "user.name" }}*`})
 	a := outputtest.Alert(1) // Critical
 	msgs := []outputs.Message{{Alert: a}, {Alert: outputtest.Alert(2), Overrides: map[string]string{"channel": "#oncall", "username": "sec-bot", "icon": "https://example.com/i.png"}}}
@@ -174,6 +174,9 @@ func TestWebhookMessageRendered(t *testing.T) {
 		t.Errorf("messageformat text: %q", m.Text)
 	}
 	at := m.Attachments[0]
+	if at.Footer != "prod cluster" {
+		t.Errorf("footer %q", at.Footer)
+	}
 	if at.Color != "#ff9000" || !strings.Contains(at.Title, a.Rule) || at.Text != a.Output {
 		t.Errorf("attachment: color %q title %q text %q", at.Color, at.Title, at.Text)
 	}

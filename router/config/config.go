@@ -409,7 +409,21 @@ func decodeTop(d *decoder, sk *sidekick, cfg *Config, root *yaml.Node) {
 		},
 	}
 	sk.addTopFields(fields)
-	d.mapping(root, "config", fields)
+	// falcosidekick (viper) reads top-level keys case-insensitively
+	// ("Slack:", "customFields:"); accept that spelling too.
+	folded := &yaml.Node{Kind: yaml.MappingNode, Tag: root.Tag, Line: root.Line, Column: root.Column}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if _, ok := fields[k.Value]; !ok && k.Kind == yaml.ScalarNode {
+			if lower := strings.ToLower(k.Value); fields[lower] != nil {
+				lk := *k
+				lk.Value = lower
+				k = &lk
+			}
+		}
+		folded.Content = append(folded.Content, k, root.Content[i+1])
+	}
+	d.mapping(folded, "config", fields)
 }
 
 func decodeHTTP(d *decoder, h *HTTPConfig, n *yaml.Node) {

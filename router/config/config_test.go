@@ -329,6 +329,11 @@ webhook:
 	if cfg.HTTP.Listen != "0.0.0.0:4000" {
 		t.Errorf("LISTENPORT: %s", cfg.HTTP.Listen)
 	}
+	// Top-level keys are case-insensitive, as with viper.
+	cfg = mustLoad(t, "Webhook: {Address: http://x/}\nCustomFields: {a: b}\nListenPort: 2999\n", nil)
+	if len(cfg.Outputs) != 1 || cfg.CustomFields["a"] != "b" || cfg.HTTP.Listen != ":2999" {
+		t.Errorf("case-folded keys: %+v %v %s", cfg.Outputs, cfg.CustomFields, cfg.HTTP.Listen)
+	}
 	// A section whose address is set only by env is enabled; without an
 	// address it stays disabled even if other keys are set.
 	cfg = mustLoad(t, "", env("WEBHOOK_METHOD", "PUT"))

@@ -29,6 +29,10 @@ type GRPCConfig struct {
 	Token Token
 	// MaxBatchAlerts bounds the alerts in one batch; 0 = DefaultMaxBatchAlerts.
 	MaxBatchAlerts int
+	// Draining, when closed, makes every stream end after its current batch
+	// with codes.Unavailable, so that long-lived agent streams do not hold
+	// up a shutdown. Nil: never.
+	Draining <-chan struct{}
 }
 
 // GRPC implements ingestpb.IngestServer.
@@ -69,15 +73,43 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 			return status.Error(codes.Unauthenticated, "missing or wrong bearer token")
 		}
 	}
+	// Recv blocks, so it runs in its own goroutine and the loop below can
+	// also watch Draining. It ends with the stream: once this handler
+	// returns, ctx is cancelled and Recv fails.
+	type received struct {
+		batch *ingestpb.AlertBatch
+		err   error
+	}
+	recvc := make(chan received, 1)
+	go func() {
+		for {
+			b, err := stream.Recv()
+			select {
+			case recvc <- received{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		batch, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
+		var r received
+		select {
+		case r = <-recvc:
+		case <-g.cfg.Draining:
+			// A batch received but not handled is not acked: the client
+			// resends it to the next router (at-least-once).
+			return status.Error(codes.Unavailable, "router is shutting down; reconnect and resend unacknowledged batches")
+		}
+		if errors.Is(r.err, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			return err // the client went away or the server is stopping
+		if r.err != nil {
+			return r.err // the client went away or the server is stopping
 		}
-		ack, err := g.handle(ctx, batch)
+		ack, err := g.handle(ctx, r.batch)
 		if err != nil {
 			g.cfg.Metrics.Requests.WithLabelValues(endpointGRPC, status.Code(err).String()).Inc()
 			return err

@@ -2,9 +2,12 @@ package queue
 
 import (
 	"context"
+	"os"
 	"strconv"
-	"syscall"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,4 +119,67 @@ func BenchmarkDeliver(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	report(b, b.N, start, cpu0)
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in MiB.
+func peakRSS(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkBacklog queues a backlog (QUEUE_BACKLOG alerts, default
+// 200,000) with no output running, then delivers all of it to a no-op
+// output. It reports ingest and drain rates and the process's peak RSS,
+// which must not grow with the backlog. Run it alone (-bench Backlog
+// -benchtime 1x): the peak covers the whole process.
+func BenchmarkBacklog(b *testing.B) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("QUEUE_BACKLOG")); err == nil && v > 0 {
+		n = v
+	}
+	for range b.N {
+		s := openStore(b, b.TempDir(), 0)
+		var ctr atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w * 500; i < n; i += 1000 {
+					if _, err := s.Enqueue(context.Background(), benchItems(&ctr, "bench", min(500, n-i))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "ingest-alerts/s")
+		if d := s.Stats("bench").Depth; d != int64(n) {
+			b.Fatalf("depth %d, want %d", d, n)
+		}
+		out := &nopOutput{}
+		start = time.Now()
+		if err := s.StartOutput("bench", out, DefaultOutputOptions()); err != nil {
+			b.Fatal(err)
+		}
+		for s.Stats("bench").Depth > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "drain-alerts/s")
+		b.ReportMetric(peakRSS(b), "peak-RSS-MiB")
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -150,6 +150,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "backlog delivered", func() bool { return s.Stats("out").Depth == 0 })
+	assertCounters(t, s, "out")
 	out.mu.Lock()
 	defer out.mu.Unlock()
 	lost := 0

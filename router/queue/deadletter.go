@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -135,14 +136,17 @@ func (s *Store) moveDead(output string, ids []string, replay bool) (int, error) 
 	if q == nil {
 		return 0, nil
 	}
-	var seqs []uint64
+	var want []uint64
 	for _, id := range ids {
 		seq, err := parseID(id)
 		if err != nil {
 			return 0, err
 		}
-		seqs = append(seqs, seq)
+		want = append(want, seq)
 	}
+	// A repeated id must not be moved (and counted) twice.
+	slices.Sort(want)
+	want = slices.Compact(want)
 	q.dlMu.Lock()
 	defer q.dlMu.Unlock()
 	total := 0
@@ -157,9 +161,9 @@ func (s *Store) moveDead(output string, ids []string, replay bool) (int, error) 
 			return total, err
 		}
 		if len(ids) > 0 {
-			for len(seqs) > 0 && len(page) < maxPage {
-				seq := seqs[0]
-				seqs = seqs[1:]
+			for len(want) > 0 && len(page) < maxPage {
+				seq := want[0]
+				want = want[1:]
 				v, closer, err := s.db.Get(seqKey(q.dPrefix, seq))
 				if errors.Is(err, pebble.ErrNotFound) {
 					continue
@@ -191,9 +195,12 @@ func (s *Store) moveDead(output string, ids []string, replay bool) (int, error) 
 		}
 		from = page[len(page)-1].seq + 1
 
+		seqs := make([]uint64, len(page))
+		sizes := make([]int64, len(page))
 		var vals [][]byte
-		if replay {
-			for _, r := range page {
+		for i, r := range page {
+			seqs[i], sizes[i] = r.seq, int64(len(r.val))
+			if replay {
 				d, err := decodeDead(r.val)
 				if err != nil {
 					return total, fmt.Errorf("queue: dead letter %s: %w", formatID(r.seq), err)
@@ -201,29 +208,12 @@ func (s *Store) moveDead(output string, ids []string, replay bool) (int, error) 
 				vals = append(vals, encodeEntry(time.Now(), time.Time{}, 0, d.msg))
 			}
 		}
-		n, err := q.commitDeadMove(page2seqs(page, func(r rec) uint64 { return r.seq }),
-			page2sizes(page, func(r rec) int64 { return int64(len(r.val)) }), vals)
+		n, err := q.commitDeadMove(seqs, sizes, vals)
 		total += n
 		if err != nil {
 			return total, err
 		}
 	}
-}
-
-func page2seqs[T any](p []T, f func(T) uint64) []uint64 {
-	out := make([]uint64, len(p))
-	for i, r := range p {
-		out[i] = f(r)
-	}
-	return out
-}
-
-func page2sizes[T any](p []T, f func(T) int64) []int64 {
-	out := make([]int64, len(p))
-	for i, r := range p {
-		out[i] = f(r)
-	}
-	return out
 }
 
 // commitDeadMove deletes the given dead letters and, when vals is not nil,

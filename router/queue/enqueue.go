@@ -102,7 +102,13 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 		g.q.reserve(g, outcomes)
 	}
 
-	b := s.db.NewBatch()
+	size := 0
+	for _, g := range groups {
+		for _, sl := range g.slots {
+			size += len(sl.val) + 2*len(g.q.qPrefix) + len(sl.uuid) + 48
+		}
+	}
+	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
 	var kbuf []byte
 	n := 0
@@ -153,6 +159,9 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 	var groups []*group
 	var byName map[string]*group
 	var cache map[*alert.Alert][]byte
+	// About two entries of 300 bytes per item; appends beyond move on to a
+	// fresh array, leaving earlier slices valid.
+	arena := make([]byte, 0, 600*len(items))
 	if len(items) > 1 {
 		byName = map[string]*group{}
 		cache = map[*alert.Alert][]byte{}
@@ -179,16 +188,22 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 		enc, ok := cache[it.Msg.Alert]
 		if !ok {
 			var err error
-			if enc, err = appendAlert(make([]byte, 0, 512), it.Msg.Alert); err != nil {
+			start := len(arena)
+			if arena, err = appendAlert(arena, it.Msg.Alert); err != nil {
 				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
 			}
+			enc = arena[start:len(arena):len(arena)]
 			if cache != nil {
 				cache[it.Msg.Alert] = enc
 			}
 		}
-		val := make([]byte, entryHeader, entryHeader+len(enc)+16)
-		putEntryHeader(val, now, time.Time{}, 0)
-		val = appendMessage(val, it.Msg.Overrides, enc)
+		// Entries share one allocation per call; each is capped so that
+		// nothing appends into its neighbour.
+		start := len(arena)
+		arena = append(arena, make([]byte, entryHeader)...)
+		putEntryHeader(arena[start:], now, time.Time{}, 0)
+		arena = appendMessage(arena, it.Msg.Overrides, enc)
+		val := arena[start:len(arena):len(arena)]
 		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: val})
 	}
 	return groups, nil

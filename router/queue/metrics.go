@@ -8,6 +8,7 @@ import (
 const (
 	dropReasonOldest   = "drop_oldest" // overflow=drop_oldest deleted the oldest entry
 	dropReasonRejected = "rejected"    // overflow=reject refused a new alert (HTTP 503)
+	dropReasonCorrupt  = "corrupt"     // an unreadable entry was deleted
 )
 
 type metrics struct {
@@ -32,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lanner_queue_duplicates_total", Help: "Alerts not queued because their uuid was already queued or delivered for the output."}, out),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lanner_output_dropped_total", Help: "Alerts dropped or refused by a full queue, by reason (drop_oldest, rejected)."}, []string{"output", "reason"}),
+			Name: "lanner_output_dropped_total", Help: "Alerts dropped or refused, by reason (drop_oldest, rejected, corrupt)."}, []string{"output", "reason"}),
 		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lanner_output_queue_depth", Help: "Alerts waiting in the output's queue."}, out),
 		bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -59,9 +60,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // outMetrics caches one output's children so hot paths skip label lookups.
 type outMetrics struct {
-	delivered, failed, retries, deadLetters, duplicates, droppedOldest, rejected prometheus.Counter
-	depth, bytes                                                                 prometheus.Gauge
-	latency                                                                      prometheus.Observer
+	delivered, failed, retries, deadLetters, duplicates prometheus.Counter
+	droppedOldest, rejected, corrupt                    prometheus.Counter
+	depth, bytes                                        prometheus.Gauge
+	latency                                             prometheus.Observer
 }
 
 func (m *metrics) forOutput(name string) outMetrics {
@@ -73,6 +75,7 @@ func (m *metrics) forOutput(name string) outMetrics {
 		duplicates:    m.duplicates.WithLabelValues(name),
 		droppedOldest: m.dropped.WithLabelValues(name, dropReasonOldest),
 		rejected:      m.dropped.WithLabelValues(name, dropReasonRejected),
+		corrupt:       m.dropped.WithLabelValues(name, dropReasonCorrupt),
 		depth:         m.depth.WithLabelValues(name),
 		bytes:         m.bytes.WithLabelValues(name),
 		latency:       m.latency.WithLabelValues(name),

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -199,6 +200,8 @@ func TestFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, s, sk)
+			eventually(t, 5*time.Second, "queue settled", func() bool { return s.Stats("out").Depth == 0 })
+			assertCounters(t, s, "out")
 		})
 	}
 }
@@ -262,7 +265,7 @@ func TestDeadLettersPageReplayPurge(t *testing.T) {
 	}
 
 	// Purge two by id, replay two by id, then replay the rest.
-	if n, err := s.Purge("out", []string{all[0].ID, all[1].ID, "00000000ffffffff"}); n != 2 || err != nil {
+	if n, err := s.Purge("out", []string{all[0].ID, all[1].ID, all[1].ID, "00000000ffffffff"}); n != 2 || err != nil {
 		t.Fatalf("purge = %d, %v", n, err)
 	}
 	mu.Lock()
@@ -282,6 +285,7 @@ func TestDeadLettersPageReplayPurge(t *testing.T) {
 	if st := s.Stats("out"); st.DeadLetters != 0 || st.Depth != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	assertCounters(t, s, "out")
 	for _, d := range all[:2] {
 		if sk.count(d.Alert.UUID) != 0 {
 			t.Errorf("purged %s was delivered", d.Alert.UUID)
@@ -353,7 +357,8 @@ func TestOverflow(t *testing.T) {
 			if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), o); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 5*time.Second, "delivery", func() bool { return sk.total() == 3 })
+			eventually(t, 5*time.Second, "delivery", func() bool { return sk.total() == 3 && s.Stats("out").Depth == 0 })
+			assertCounters(t, s, "out")
 			for _, id := range tc.wantLeft {
 				if sk.count(id) != 1 {
 					t.Errorf("%s delivered %d times", id, sk.count(id))
@@ -621,4 +626,40 @@ func metricValue(m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+// assertCounters checks the persisted counters against a scan of the keys.
+func assertCounters(t *testing.T, s *Store, name string) {
+	t.Helper()
+	q := s.lookup(name)
+	var want counters
+	for _, p := range []struct {
+		prefix []byte
+		n, b   *int64
+	}{{q.qPrefix, &want.qEntries, &want.qBytes}, {q.dPrefix, &want.dEntries, &want.dBytes}} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p.prefix, UpperBound: prefixEnd(p.prefix)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.First(); it.Valid(); it.Next() {
+			*p.n++
+			*p.b += int64(len(it.Value()))
+		}
+		it.Close()
+	}
+	v, closer, err := s.db.Get(q.cKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeCounters(v)
+	closer.Close()
+	if err != nil || got != want {
+		t.Fatalf("persisted counters %+v, scan %+v (%v)", got, want, err)
+	}
+	q.mu.Lock()
+	mem := counters{q.depth, q.bytes, q.dDepth, q.dBytes}
+	q.mu.Unlock()
+	if mem != want {
+		t.Fatalf("in-memory counters %+v, scan %+v", mem, want)
+	}
 }

@@ -132,6 +132,7 @@ func (q *outQueue) take(n int) (*batch, error) {
 		b.entries = append(b.entries, e)
 	}
 	if len(bad) > 0 {
+		q.m.corrupt.Add(float64(len(bad)))
 		if err := q.settle(settlement{drop: bad}); err != nil {
 			q.s.log.Error("queue write failed", "output", q.name, "err", err)
 		}
@@ -309,7 +310,8 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 			}
 			q.lastErr.Store(nil)
 			if err := q.settle(settlement{delivered: live, now: now}); err != nil {
-				q.s.log.Error("queue write failed", "output", q.name, "err", err)
+				q.settleFailed(err)
+				abandoned = true
 			}
 			return
 		}
@@ -320,7 +322,9 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		}
 		st := q.classify(r.opts, live, err, now)
 		if err := q.settle(st); err != nil {
-			q.s.log.Error("queue write failed", "output", q.name, "err", err)
+			q.settleFailed(err)
+			abandoned = true
+			return
 		}
 		if len(st.retry) == 0 {
 			return
@@ -340,6 +344,16 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		}
 		live = st.retry
 	}
+}
+
+// settleFailed logs a failed queue write after a send. The batch is then
+// treated as abandoned: it stays outstanding, so the head never moves past
+// its entries, and they are sent again after the next start.
+func (q *outQueue) settleFailed(err error) {
+	if errors.Is(err, ErrClosed) {
+		return
+	}
+	q.s.log.Error("queue write failed", "output", q.name, "err", err)
 }
 
 // classify splits a failed attempt into delivered, retry and dead entries.

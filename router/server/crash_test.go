@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lannerhq/lanner/router/ingestpb"
 )
 
 // buildRouter compiles cmd/lanner-router into dir.
@@ -39,6 +42,16 @@ func freePort(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// grpcAddrOf finds the grpc listen address in a rendered config.
+func grpcAddrOf(t testing.TB, cfg string) string {
+	t.Helper()
+	var addr string
+	if _, err := fmt.Sscanf(cfg[strings.Index(cfg, "grpc:"):], "grpc:\n  listen: %s", &addr); err != nil {
+		t.Fatalf("no grpc address in config: %v", err)
+	}
+	return addr
 }
 
 // routerProc is the router binary running as a subprocess.
@@ -146,6 +159,49 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			}
 		}()
 	}
+	// gRPC streams too: an alert counts as acknowledged when its batch's
+	// ack says accepted or duplicate (not rejected, not retry).
+	grpcAddr := grpcAddrOf(t, cfg)
+	for w := range 2 {
+		wg.Add(1)
+		go func() { // bounded: 200 batches, ctx, or the first error after the kill
+			defer wg.Done()
+			st, err := dialGRPC(t, grpcAddr, nil).Ingest(ctx)
+			if err != nil {
+				return
+			}
+			for b := range 200 {
+				batch := &ingestpb.AlertBatch{BatchId: fmt.Sprint(b)}
+				var ids []string
+				for i := range 50 {
+					u := fmt.Sprintf("d0000000-0000-4000-8000-%02d%04d%04d", w, b, i)
+					ids = append(ids, u)
+					batch.Alerts = append(batch.Alerts, []byte(falcoAlert(u)))
+				}
+				if err := st.Send(batch); err != nil {
+					return
+				}
+				ack, err := st.Recv()
+				if err != nil {
+					return
+				}
+				skip := map[uint32]bool{}
+				for _, r := range ack.Retry {
+					skip[r] = true
+				}
+				for _, r := range ack.Rejected {
+					skip[r.Index] = true
+				}
+				mu.Lock()
+				for i, u := range ids {
+					if !skip[uint32(i)] {
+						acked[u] = true
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	// Kill mid-load: once a good number were acknowledged and some, but not
 	// all, were delivered.
 	waitFor(t, "load under way", 15*time.Second, func() bool {
@@ -163,13 +219,13 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	nAcked := len(acked)
 	mu.Unlock()
 	deliveredBefore := s.count()
-	t.Logf("sent %d, acknowledged %d, delivered before the kill %d", sent.Load(), nAcked, deliveredBefore)
+	t.Logf("HTTP requests sent %d; acknowledged alerts (HTTP + gRPC) %d; delivered before the kill %d", sent.Load(), nAcked, deliveredBefore)
 	if deliveredBefore >= nAcked {
 		t.Logf("note: the sink had caught up before the kill; the backlog test is weaker this run")
 	}
 
 	slow.Store(false)
-	startProc(t, bin, cfgPath, httpAddr)
+	p2 := startProc(t, bin, cfgPath, httpAddr)
 	waitFor(t, "every acknowledged alert delivered after the restart", 60*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -187,4 +243,36 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	s.mu.Unlock()
 	t.Logf("all %d acknowledged alerts delivered (%d duplicate deliveries)", nAcked, dups)
+
+	// The same binary reloads on SIGHUP (a second output appears) and
+	// stops cleanly on SIGTERM with exit status 0.
+	s2 := newSink(t)
+	if err := os.WriteFile(cfgPath, []byte(cfg+webhookOutput("second", s2.URL, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload on SIGHUP", 20*time.Second, func() bool {
+		resp, err := http.Get(p2.base + "/api/v1/outputs")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return strings.Contains(b.String(), `"name":"second"`)
+	})
+	resp, err := http.Post(p2.base+"/", "application/json", strings.NewReader(falcoAlert("e0000000-0000-4000-8000-000000000001")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitFor(t, "delivery to the reloaded output", 20*time.Second, func() bool { return s2.got("e0000000-0000-4000-8000-000000000001") > 0 })
+	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, p2.stderr)
+	}
 }

@@ -212,3 +212,25 @@ func TestHTTPTLS(t *testing.T) {
 	}
 	_ = os.Remove(certs.ServerKeyFile) // loaded at start; not needed again
 }
+
+func TestShutdownEndsOpenStreams(t *testing.T) {
+	s := newSink(t)
+	h := startRouter(t, "outputs:\n"+webhookOutput("sink", s.URL, ""))
+	st := openStream(t, dialGRPC(t, h.srv.GRPCAddr().String(), nil), "")
+	if err := st.Send(&ingestpb.AlertBatch{BatchId: "1", Alerts: [][]byte{[]byte(falcoAlert(""))}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// The stream stays open, as an agent's does; shutdown must not wait for
+	// it to end by itself.
+	start := time.Now()
+	h.stop()
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("shutdown took %s with an idle stream open", d)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("stream after shutdown: %v, want Unavailable", err)
+	}
+}

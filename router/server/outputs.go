@@ -8,7 +8,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/outputs/elasticsearch"
 	"github.com/lannerhq/lanner/outputs/kafka"
+	"github.com/lannerhq/lanner/outputs/loki"
+	"github.com/lannerhq/lanner/outputs/slack"
 	"github.com/lannerhq/lanner/outputs/webhook"
 	"github.com/lannerhq/lanner/router/config"
 	"github.com/lannerhq/lanner/router/queue"
@@ -59,8 +62,11 @@ func typed[C any, PC interface {
 // makes a missing type a startup error instead of a silent no-op.
 func outputTypes() map[string]outputType {
 	return map[string]outputType{
-		"webhook": typed(webhook.New),
-		"kafka":   typed(kafka.New),
+		"webhook":       typed(webhook.New),
+		"slack":         typed(slack.New),
+		"kafka":         typed(kafka.New),
+		"elasticsearch": typed(elasticsearch.New),
+		"loki":          typed(loki.New),
 	}
 }
 

@@ -98,7 +98,6 @@ func TestReload(t *testing.T) {
 
 func TestStartupErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"unbuilt type", "outputs:\n  - name: s\n    type: loki\n    loki:\n      hostport: http://127.0.0.1:1\n", `type "loki" is not available`},
 		{"bad webhook", "outputs:\n" + webhookOutput("w", "ftp://x", ""), "not an http(s) URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,6 +112,19 @@ func TestStartupErrors(t *testing.T) {
 				t.Error("a config that cannot start still created the queue store")
 			}
 		})
+	}
+}
+
+func TestUnbuiltOutputTypeIsAnError(t *testing.T) {
+	spec := config.OutputSpec{Name: "s", Type: "loki"}
+	_, err := lookupType(map[string]outputType{"webhook": {}}, spec)
+	if err == nil || !strings.Contains(err.Error(), `output "s": type "loki" is not available in this build (available: webhook)`) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, typ := range []string{"webhook", "slack", "kafka", "elasticsearch", "loki"} {
+		if _, ok := outputTypes()[typ]; !ok {
+			t.Errorf("output type %q is not registered", typ)
+		}
 	}
 }
 

@@ -62,6 +62,7 @@ type Server struct {
 	outs map[string]*runningOutput
 
 	ready    atomic.Bool
+	draining chan struct{} // closed when shutdown starts: ends gRPC streams
 	httpSrv  *http.Server
 	grpcSrv  *grpc.Server
 	httpLn   net.Listener
@@ -97,7 +98,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 10 * time.Second
 	}
-	s := &Server{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), types: outputTypes(), outs: map[string]*runningOutput{}}
+	s := &Server{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), types: outputTypes(),
+		outs: map[string]*runningOutput{}, draining: make(chan struct{})}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lanner_build_info", Help: "Always 1; the version label says which build runs.",
@@ -217,6 +219,9 @@ func (s *Server) listen(cfg *config.Config) error {
 	grpcOpts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(ingest.DefaultMaxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(1024),
+		// Stop returns only after every handler did, so none is still
+		// enqueueing when the store closes.
+		grpc.WaitForHandlers(true),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 	}
@@ -229,7 +234,7 @@ func (s *Server) listen(cfg *config.Config) error {
 	}
 	s.grpcSrv = grpc.NewServer(grpcOpts...)
 	ingestpb.RegisterIngestServer(s.grpcSrv, ingest.NewGRPC(ingest.GRPCConfig{
-		Logger: s.log, Pipeline: s.pipe, Metrics: metrics, Token: token,
+		Logger: s.log, Pipeline: s.pipe, Metrics: metrics, Token: token, Draining: s.draining,
 	}))
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -329,6 +334,7 @@ loop:
 // only then closes the store, so every acknowledged alert is on disk.
 func (s *Server) shutdown(running int, errc <-chan error) {
 	s.ready.Store(false)
+	close(s.draining)
 	s.log.Info("router stopping")
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -132,7 +133,7 @@ func (c *condCompiler) operand(o condition.Operand, rhs bool) *source {
 func (c *condCompiler) field(o *condition.Field) *source {
 	f, arg, err := c.reg.Resolve(o.Name, o.Arg, o.HasArg)
 	if err != nil {
-		if _, ok := c.reg.Lookup(o.Name); !ok && !strings.Contains(err.Error(), "argument") {
+		if errors.Is(err, fields.ErrUnknownField) {
 			c.unknown++
 		}
 		c.errorf(o.Pos, "%v", err)
@@ -296,8 +297,8 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 		}
 		if src.kind == srcField {
 			id, arg := src.id, src.arg
-			return &irLeaf{fn: func(ev fields.Event, m *scratch) bool {
-				v, ok := m.str(ev, id, arg)
+			return &irLeaf{fn: func(ev fields.Event, _ *scratch) bool {
+				v, ok := ev.Str(id, arg)
 				return ok && set.has(v)
 			}}
 		}
@@ -324,8 +325,8 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 			return &irLeaf{fn: fn}
 		}
 		id, arg := src.id, src.arg
-		return &irLeaf{fn: func(ev fields.Event, m *scratch) bool {
-			v, ok := m.str(ev, id, arg)
+		return &irLeaf{fn: func(ev fields.Event, _ *scratch) bool {
+			v, ok := ev.Str(id, arg)
 			return ok && pred(v)
 		}}
 	}
@@ -333,63 +334,31 @@ func (c *condCompiler) strCompare(e *condition.Compare, src *source, lits []*con
 }
 
 // fastStrLeaf inlines the most common operators on a plain field, saving a
-// call per check on the hot path. Fields read without argument go through
-// the per-event string cache, inlined here too.
+// call per check on the hot path.
 func fastStrLeaf(op condition.Op, src *source, want string) evalFn {
-	var test func(string) bool
-	switch op {
-	case condition.OpEq:
-		test = func(v string) bool { return v == want }
-	case condition.OpNe:
-		test = func(v string) bool { return v != want }
-	case condition.OpStartsWith:
-		test = func(v string) bool { return strings.HasPrefix(v, want) }
-	case condition.OpEndsWith:
-		test = func(v string) bool { return strings.HasSuffix(v, want) }
-	case condition.OpContains:
-		test = func(v string) bool { return strings.Contains(v, want) }
-	default:
-		return nil
-	}
 	id, arg := src.id, src.arg
-	if arg.Has {
-		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && test(v) }
-	}
 	switch op {
 	case condition.OpEq:
-		return func(ev fields.Event, m *scratch) bool {
-			if c := &m.strs[id]; c.gen == m.gen {
-				return c.ok && c.s == want
-			}
-			v, ok := m.strSlow(ev, id, arg)
-			return ok && v == want
-		}
+		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && v == want }
 	case condition.OpNe:
-		return func(ev fields.Event, m *scratch) bool {
-			if c := &m.strs[id]; c.gen == m.gen {
-				return c.ok && c.s != want
-			}
-			v, ok := m.strSlow(ev, id, arg)
-			return ok && v != want
-		}
+		return func(ev fields.Event, _ *scratch) bool { v, ok := ev.Str(id, arg); return ok && v != want }
 	case condition.OpStartsWith:
-		return func(ev fields.Event, m *scratch) bool {
-			if c := &m.strs[id]; c.gen == m.gen {
-				return c.ok && strings.HasPrefix(c.s, want)
-			}
-			v, ok := m.strSlow(ev, id, arg)
+		return func(ev fields.Event, _ *scratch) bool {
+			v, ok := ev.Str(id, arg)
 			return ok && strings.HasPrefix(v, want)
 		}
 	case condition.OpEndsWith:
-		return func(ev fields.Event, m *scratch) bool {
-			if c := &m.strs[id]; c.gen == m.gen {
-				return c.ok && strings.HasSuffix(c.s, want)
-			}
-			v, ok := m.strSlow(ev, id, arg)
+		return func(ev fields.Event, _ *scratch) bool {
+			v, ok := ev.Str(id, arg)
 			return ok && strings.HasSuffix(v, want)
 		}
+	case condition.OpContains:
+		return func(ev fields.Event, _ *scratch) bool {
+			v, ok := ev.Str(id, arg)
+			return ok && strings.Contains(v, want)
+		}
 	}
-	return func(ev fields.Event, m *scratch) bool { v, ok := m.str(ev, id, arg); return ok && test(v) }
+	return nil
 }
 
 func anyStrFn(src *source, pred func(string) bool) evalFn {
@@ -668,8 +637,11 @@ func (c *condCompiler) ipCompare(e *condition.Compare, src *source, lits []*cond
 	for _, l := range lits {
 		p, ok := parseNet(l.Text)
 		if !ok || (src.typ == fields.TypeIPAddr && p.Bits() != p.Addr().BitLen() && e.Op != condition.OpIn) {
-			c.errorf(l.Pos, "field %s of type %s needs an IP address%s, got %q", src.name, src.typ,
-				map[bool]string{true: " or network", false: ""}[src.typ == fields.TypeIPNet], l.Text)
+			want := "an IP address"
+			if src.typ == fields.TypeIPNet {
+				want = "an IP address or network"
+			}
+			c.errorf(l.Pos, "field %s of type %s needs %s, got %q", src.name, src.typ, want, l.Text)
 			return irConst(false)
 		}
 		nets = append(nets, p)
@@ -717,7 +689,11 @@ func (c *condCompiler) ipCompare(e *condition.Compare, src *source, lits []*cond
 
 func (c *condCompiler) compareOperands(e *condition.Compare, l, r *source) ir {
 	if e.Quant != condition.QuantNone || e.Op.IsListOp() {
-		c.errorf(e.Pos, "operator %s%s cannot take a field on its right", e.Op, map[bool]string{true: " " + e.Quant.String(), false: ""}[e.Quant != condition.QuantNone])
+		op := e.Op.String()
+		if e.Quant != condition.QuantNone {
+			op += " " + e.Quant.String()
+		}
+		c.errorf(e.Pos, "operator %s cannot take a field on its right", op)
 		return irConst(false)
 	}
 	switch {

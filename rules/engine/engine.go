@@ -50,6 +50,12 @@ type entry struct {
 	fn     evalFn
 }
 
+// knownFalse reports, without a call, that the entry's first guard already
+// failed for this event (rules sharing a macro skip in a row).
+func (en *entry) knownFalse(m *scratch) bool {
+	return len(en.guards) > 0 && m.vals[en.guards[0].slot] == m.gen<<1
+}
+
 // match evaluates the entry's condition.
 func (en *entry) match(ev fields.Event, m *scratch) bool {
 	for i := range en.guards {
@@ -267,12 +273,9 @@ func CompileCondition(expr condition.Expr, reg *fields.Registry) (func(fields.Ev
 		return nil, cc.problems
 	}
 	fn := build(flatten(n))
-	nf := reg.Len()
 	return func(ev fields.Event) bool {
-		// a fresh scratch per call keeps this safe for concurrent use; it is
-		// for tests and tools, not the hot path (use Engine for that)
-		s := &scratch{gen: 1, strs: make([]strCache, nf)}
-		return fn(ev, s)
+		// no memo slots here: a fresh scratch per call is free of state
+		return fn(ev, &scratch{gen: 1})
 	}, cc.problems
 }
 
@@ -316,7 +319,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator for e.
 func (e *Engine) NewEvaluator() *Evaluator {
-	return &Evaluator{e: e, s: scratch{vals: make([]uint32, e.nslots), strs: make([]strCache, e.reg.Len())}}
+	return &Evaluator{e: e, s: scratch{vals: make([]uint32, e.nslots)}}
 }
 
 // EvalFirst returns the first rule (in load order) that matches ev, or nil.
@@ -328,6 +331,9 @@ func (v *Evaluator) EvalFirst(ev fields.Event) *Rule {
 	v.s.next()
 	b := v.e.buckets[t]
 	for i := range b {
+		if b[i].knownFalse(&v.s) {
+			continue
+		}
 		if b[i].match(ev, &v.s) {
 			return b[i].rule
 		}
@@ -345,6 +351,9 @@ func (v *Evaluator) EvalAll(ev fields.Event, dst []*Rule) []*Rule {
 	v.s.next()
 	b := v.e.buckets[t]
 	for i := range b {
+		if b[i].knownFalse(&v.s) {
+			continue
+		}
 		if b[i].match(ev, &v.s) {
 			dst = append(dst, b[i].rule)
 		}

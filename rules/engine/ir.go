@@ -12,45 +12,18 @@ type evalFn func(fields.Event, *scratch) bool
 
 // scratch memoises, for one event, the result of checks that several rules
 // share (macros such as open_read put the same checks in many rules). A slot
-// holds gen<<1|result; bumping gen clears all slots at once.
+// holds gen<<1|result; bumping gen clears all slots at once. Field values
+// are deliberately not cached: Event implementations may reuse one buffer
+// for several fields (the contract lets them), so only results are kept.
 type scratch struct {
 	gen  uint32
 	vals []uint32
-	// strs caches string fields read without argument (fd.name is read by
-	// a dozen checks of the open rules), indexed by field ID.
-	strs []strCache
-}
-
-type strCache struct {
-	gen uint32
-	ok  bool
-	s   string
-}
-
-// str reads a string field through the per-event cache.
-func (m *scratch) str(ev fields.Event, id fields.ID, a fields.Arg) (string, bool) {
-	// strs covers every ID of the registry the engine was compiled with
-	if !a.Has && m.strs[id].gen == m.gen {
-		return m.strs[id].s, m.strs[id].ok
-	}
-	return m.strSlow(ev, id, a)
-}
-
-func (m *scratch) strSlow(ev fields.Event, id fields.ID, a fields.Arg) (string, bool) {
-	if a.Has || int(id) >= len(m.strs) {
-		return ev.Str(id, a)
-	}
-	c := &m.strs[id]
-	c.s, c.ok = ev.Str(id, a)
-	c.gen = m.gen
-	return c.s, c.ok
 }
 
 func (s *scratch) next() {
 	s.gen++
 	if s.gen >= 1<<31 {
 		clear(s.vals)
-		clear(s.strs)
 		s.gen = 1
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 				}
 			}
 			if !resolved {
-				if _, ok := cc.reg.Lookup(name); !ok {
+				if errors.Is(err, fields.ErrUnknownField) {
 					cc.unknown++
 				}
 				cc.errorf(posAt(start), "output: %v", err)

@@ -42,8 +42,10 @@ func (d Dir) String() string {
 // false, when a rule uses them without an index.
 //
 // Implementations must not allocate in these methods: the engine's budget is
-// zero allocations per event. Values returned are not retained after the
-// call returns (except by the output formatter, which copies).
+// zero allocations per event. A returned string need only stay valid until
+// the next method call on the event: the engine keeps results of checks, not
+// values, and the output formatter copies what it keeps. (So a string may
+// view a buffer the event reuses for the next field.)
 type Event interface {
 	Type() EventType
 	Dir() Dir

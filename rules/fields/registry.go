@@ -1,11 +1,15 @@
 package fields
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+// ErrUnknownField is wrapped by Resolve's error for a name no field has.
+var ErrUnknownField = errors.New("unknown field")
 
 // All returns the builtin fields sorted by name (for list-fields).
 func All() []Field {
@@ -91,7 +95,7 @@ func (r *Registry) Resolve(name, arg string, hasArg bool) (*Field, Arg, error) {
 			break
 		}
 		if f == nil {
-			return nil, Arg{}, fmt.Errorf("unknown field %q", name)
+			return nil, Arg{}, fmt.Errorf("%w %q", ErrUnknownField, name)
 		}
 	}
 	a, err := f.ParseArg(arg, hasArg)

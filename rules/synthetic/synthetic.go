@@ -19,14 +19,27 @@ type keyedValue struct {
 	v   value
 }
 
+// value is kept small (40 bytes) so that a benchmark over many events
+// touches few cache lines; the rarer parts live behind ext.
 type value struct {
-	set   bool
-	s     string
-	i     int64
-	b     bool
+	s   string
+	i   int64
+	ext *extra
+	set bool
+	b   bool
+}
+
+type extra struct {
 	ip    netip.Addr
 	list  []value      // List fields: element k holds index ListFrom+k
 	keyed []keyedValue // fields with a key argument (evt.arg.flags)
+}
+
+func (v *value) x() *extra {
+	if v.ext == nil {
+		v.ext = &extra{}
+	}
+	return v.ext
 }
 
 // Event is a synthetic event. Build it with New and Set; it is then safe for
@@ -78,13 +91,13 @@ func (e *Event) set(name string, v any) error {
 		if !f.List || a.Has {
 			return fmt.Errorf("%s: a list value needs a List field without index", name)
 		}
-		slot.list = slot.list[:0]
+		slot.x().list = slot.x().list[:0]
 		for _, s := range list {
 			x, err := convert(f, s)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			slot.list = append(slot.list, x)
+			slot.ext.list = append(slot.ext.list, x)
 		}
 		return nil
 	}
@@ -98,19 +111,21 @@ func (e *Event) set(name string, v any) error {
 		if k < 0 {
 			return fmt.Errorf("%s: index below %d", name, f.ListFrom)
 		}
-		for len(slot.list) <= k {
-			slot.list = append(slot.list, value{})
+		ext := slot.x()
+		for len(ext.list) <= k {
+			ext.list = append(ext.list, value{})
 		}
-		slot.list[k] = x
+		ext.list[k] = x
 	case a.Has:
 		found := false
-		for i := range slot.keyed {
-			if slot.keyed[i].key == a.Key {
-				slot.keyed[i].v, found = x, true
+		ext := slot.x()
+		for i := range ext.keyed {
+			if ext.keyed[i].key == a.Key {
+				ext.keyed[i].v, found = x, true
 			}
 		}
 		if !found {
-			slot.keyed = append(slot.keyed, keyedValue{key: a.Key, v: x})
+			ext.keyed = append(ext.keyed, keyedValue{key: a.Key, v: x})
 		}
 	default:
 		*slot = mergeScalar(*slot, x)
@@ -142,7 +157,12 @@ func (e *Event) slot(id fields.ID) *value {
 
 // mergeScalar sets the scalar part of a slot, keeping keyed and list values.
 func mergeScalar(old, x value) value {
-	x.keyed, x.list = old.keyed, old.list
+	if old.ext != nil {
+		if x.ext == nil {
+			x.ext = &extra{}
+		}
+		x.ext.keyed, x.ext.list = old.ext.keyed, old.ext.list
+	}
 	return x
 }
 
@@ -194,13 +214,13 @@ func convert(f *fields.Field, v any) (value, error) {
 	case f.Type == fields.TypeIPAddr:
 		switch ip := v.(type) {
 		case netip.Addr:
-			x.ip = ip
+			x.ext = &extra{ip: ip}
 		case string:
 			a, err := netip.ParseAddr(ip)
 			if err != nil {
 				return x, err
 			}
-			x.ip = a
+			x.ext = &extra{ip: a}
 		default:
 			return x, fmt.Errorf("want an IP address, got %T", v)
 		}
@@ -219,19 +239,22 @@ func (e *Event) lookup(id fields.ID, a fields.Arg) (*value, bool) {
 	if !a.Has {
 		return slot, slot.set
 	}
-	if slot.keyed != nil {
-		for i := range slot.keyed {
-			if slot.keyed[i].key == a.Key {
-				return &slot.keyed[i].v, true
+	if slot.ext == nil {
+		return nil, false
+	}
+	if keyed := slot.ext.keyed; keyed != nil {
+		for i := range keyed {
+			if keyed[i].key == a.Key {
+				return &keyed[i].v, true
 			}
 		}
 		return nil, false
 	}
-	if slot.list != nil {
+	if list := slot.ext.list; list != nil {
 		f := e.reg.Field(id)
 		k := a.Index - f.ListFrom
-		if k >= 0 && k < len(slot.list) && slot.list[k].set {
-			return &slot.list[k], true
+		if k >= 0 && k < len(list) && list[k].set {
+			return &list[k], true
 		}
 	}
 	return nil, false
@@ -270,7 +293,10 @@ func (e *Event) Bool(id fields.ID, a fields.Arg) (bool, bool) {
 // IP implements fields.Event.
 func (e *Event) IP(id fields.ID, a fields.Arg) (netip.Addr, bool) {
 	if v, ok := e.lookup(id, a); ok {
-		return v.ip, true
+		if v.ext == nil {
+			return netip.Addr{}, false
+		}
+		return v.ext.ip, true
 	}
 	return netip.Addr{}, false
 }
