@@ -399,3 +399,24 @@ func FuzzPayload(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSendOnly: the output alone (no queue) to VictoriaLogs, 50,000
+// alerts in batches of 1,000.
+func BenchmarkSendOnly(b *testing.B) {
+	const n = 50_000
+	base := victoriaLogs(b)
+	msgs := outputtest.Alerts(0, n)
+	now := time.Now().Add(-time.Hour)
+	for i, m := range msgs {
+		m.Alert.Time = now.Add(time.Duration(i) * time.Microsecond)
+	}
+	for b.Loop() {
+		o := newOutput(b, Config{HostPort: base, Endpoint: vlEndpoint, Protobuf: true}, outputs.Deps{})
+		start := time.Now()
+		if _, err := outputtest.DeliverAll(context.Background(), o, msgs, 1000); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(n/time.Since(start).Seconds(), "alerts/s")
+		b.ReportMetric(0, "ns/op")
+	}
+}

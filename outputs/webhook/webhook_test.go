@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
@@ -238,5 +239,26 @@ func BenchmarkDeliverThroughQueue(b *testing.B) {
 				outputtest.ReportQueueBench(b, res)
 			}
 		})
+	}
+}
+
+// BenchmarkSendOnly: the output alone (no queue), 50,000 alerts in batches of
+// 200, one request per alert: what the output costs without the queue.
+func BenchmarkSendOnly(b *testing.B) {
+	const n = 50_000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	msgs := outputtest.Alerts(0, n)
+	for b.Loop() {
+		o := newOutput(b, Config{Address: srv.URL, Concurrency: 16}, outputs.Deps{})
+		start := time.Now()
+		if _, err := outputtest.DeliverAll(context.Background(), o, msgs, 200); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(n/time.Since(start).Seconds(), "alerts/s")
+		b.ReportMetric(0, "ns/op")
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lannerhq/lanner/alert"
 )
@@ -74,6 +76,7 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 func (h *HTTP) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /{$}", h.serveOne)
 	mux.HandleFunc("POST /api/v1/alerts", h.serveBatch)
+	mux.HandleFunc("POST /test", h.serveTest)
 	// falcosidekick's liveness probe path, for drop-in replacements.
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -84,6 +87,7 @@ func (h *HTTP) Register(mux *http.ServeMux) {
 const (
 	endpointOne   = "/"
 	endpointBatch = "/api/v1/alerts"
+	endpointTest  = "/test"
 )
 
 // readBody reads at most limit bytes of the (possibly gzip-encoded) body into
@@ -184,20 +188,40 @@ func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, endpointOne, http.StatusBadRequest, err.Error())
 		return
 	}
+	h.submitOne(w, r, endpointOne, a)
+}
+
+// serveTest is falcosidekick's POST /test: a Debug test alert through the
+// normal path, to check that outputs are reachable.
+func (h *HTTP) serveTest(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(w, r, endpointTest) {
+		return
+	}
+	host, _ := os.Hostname()
+	a := &alert.Alert{
+		Time: time.Now().UTC(), Priority: alert.PriorityDebug, Rule: "Test rule", Source: "debug", Hostname: host,
+		Output:       "This is a test from lanner-router",
+		OutputFields: map[string]any{"proc.name": "lanner-router", "user.name": "lanner-router"},
+		Tags:         []string{"test", "example"},
+	}
+	h.submitOne(w, r, endpointTest, a)
+}
+
+func (h *HTTP) submitOne(w http.ResponseWriter, r *http.Request, endpoint string, a *alert.Alert) {
 	a.EnsureUUID()
 	res, err := h.cfg.Pipeline.Submit(r.Context(), []*alert.Alert{a})
 	if err != nil {
 		h.single[StatusFull].Inc()
 		h.cfg.Logger.Warn("ingest: cannot queue alert", "uuid", a.UUID, "err", err)
 		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
-		h.fail(w, endpointOne, http.StatusServiceUnavailable, "queue unavailable, retry later")
+		h.fail(w, endpoint, http.StatusServiceUnavailable, "queue unavailable, retry later")
 		return
 	}
 	rs := res[0]
 	h.single[rs.Status].Inc()
 	if rs.Status == StatusFull {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
-		h.fail(w, endpointOne, http.StatusServiceUnavailable,
+		h.fail(w, endpoint, http.StatusServiceUnavailable,
 			"queue full for output(s) "+strings.Join(rs.Full, ", ")+", retry later")
 		return
 	}
@@ -205,7 +229,7 @@ func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
 	if outs == nil {
 		outs = []string{}
 	}
-	h.reply(w, endpointOne, http.StatusOK, oneReply{UUID: a.UUID, Status: rs.Status.String(), Outputs: outs})
+	h.reply(w, endpoint, http.StatusOK, oneReply{UUID: a.UUID, Status: rs.Status.String(), Outputs: outs})
 }
 
 // BatchResult reports one alert of a batch request.

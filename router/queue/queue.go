@@ -38,7 +38,7 @@ var (
 const (
 	DefaultDedupWindow   = time.Hour
 	DefaultCacheSize     = 16 << 20
-	DefaultMemTableSize  = 16 << 20
+	DefaultMemTableSize  = 8 << 20
 	DefaultShutdownGrace = 5 * time.Second
 )
 
@@ -54,7 +54,7 @@ type Options struct {
 
 	// Tuning; zero values take the defaults above.
 	CacheSize     int64         // Pebble block cache
-	MemTableSize  uint64        // one Pebble memtable; up to 3 may exist at once
+	MemTableSize  uint64        // one Pebble memtable; up to 4 may exist at once
 	ShutdownGrace time.Duration // how long Close lets in-flight sends finish
 	// GroupCommit merges concurrent small Enqueues into one batch before
 	// committing (groupcommit.go). Off by default: Pebble's own commit
@@ -144,7 +144,7 @@ func Open(o Options) (*Store, error) {
 	return s, nil
 }
 
-// pebbleOptions keeps memory bounded: a small block cache and at most three
+// pebbleOptions keeps memory bounded: a small block cache and at most four
 // small memtables, whatever the backlog. Bloom filters make the dedup
 // lookups of absent uuids (the common case) cheap.
 func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
@@ -152,7 +152,7 @@ func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
 	po := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                o.MemTableSize,
-		MemTableStopWritesThreshold: 3,
+		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
 		MaxOpenFiles:                256,

@@ -41,6 +41,14 @@ func TestIngestDeliversToWebhook(t *testing.T) {
 	}
 	mustContain(t, body, `"status":"duplicate"`)
 
+	// falcosidekick's POST /test sends a test alert through the same path.
+	code, body = h.post("/test", "")
+	if code != http.StatusOK {
+		t.Fatalf("POST /test = %d %s", code, body)
+	}
+	uuid = uuidOf(t, body)
+	waitFor(t, "test alert delivery", 10*time.Second, func() bool { return s.got(uuid) > 0 })
+
 	// Falco's http_output with compress_uploads sends gzip.
 	var zb bytes.Buffer
 	zw := gzip.NewWriter(&zb)
@@ -62,7 +70,7 @@ func TestIngestDeliversToWebhook(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &outs); err != nil {
 			t.Fatal(err)
 		}
-		return len(outs.Outputs) == 1 && outs.Outputs[0].Delivered == 3
+		return len(outs.Outputs) == 1 && outs.Outputs[0].Delivered == 4
 	})
 	if o := outs.Outputs[0]; o.Name != "sink" || o.Type != "webhook" || o.State != "running" || o.Duplicates != 1 || o.QueueDepth != 0 {
 		t.Errorf("outputs = %+v", outs.Outputs)
