@@ -36,7 +36,10 @@ func TestContainerFromCgroup(t *testing.T) {
 }
 
 func TestParsePasswdGroup(t *testing.T) {
-	users, err := parsePasswd(strings.NewReader("# comment\nroot:x:0:0:root:/root:/bin/bash\nbad line\nbob:x:1000:1000::/home/bob:/bin/sh\ndup:x:0:0::/:/bin/false\n"))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "passwd"), []byte("# comment\nroot:x:0:0:root:/root:/bin/bash\nbad line\nbob:x:1000:1000::/home/bob:/bin/sh\ndup:x:0:0::/:/bin/false\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "group"), []byte("root:x:0:\nshadow:x:42:\n"), 0o644)
+	users, err := readPasswd(filepath.Join(dir, "passwd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func TestParsePasswdGroup(t *testing.T) {
 	if u := users[1000]; u.Name != "bob" {
 		t.Errorf("bob = %+v", u)
 	}
-	groups, err := parseGroup(strings.NewReader("root:x:0:\nshadow:x:42:\n"))
+	groups, err := readGroup(filepath.Join(dir, "group"))
 	if err != nil {
 		t.Fatal(err)
 	}

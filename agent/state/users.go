@@ -109,69 +109,52 @@ func (u *Users) reload(now time.Time) error {
 }
 
 func readPasswd(path string) (map[uint32]User, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
-	}
-	defer f.Close()
-	return parsePasswd(f)
-}
-
-func parsePasswd(r io.Reader) (map[uint32]User, error) {
 	out := make(map[uint32]User)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
+	err := readColonFile(path, 7, func(f []string, id uint32) {
+		if _, dup := out[id]; !dup { // the first entry wins, as getpwuid(3) does
+			out[id] = User{UID: id, Name: f[0], HomeDir: f[5], Shell: f[6]}
 		}
-		// name:passwd:uid:gid:gecos:home:shell
-		f := strings.Split(line, ":")
-		if len(f) < 7 {
-			continue
-		}
-		uid, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
-			continue
-		}
-		if _, dup := out[uint32(uid)]; dup {
-			continue // the first entry wins, as getpwuid(3) does
-		}
-		out[uint32(uid)] = User{UID: uint32(uid), Name: f[0], HomeDir: f[5], Shell: f[6]}
-	}
-	return out, sc.Err()
+	})
+	return out, err
 }
 
 func readGroup(path string) (map[uint32]Group, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("groups: %w", err)
-	}
-	defer f.Close()
-	return parseGroup(f)
+	out := make(map[uint32]Group)
+	err := readColonFile(path, 3, func(f []string, id uint32) {
+		if _, dup := out[id]; !dup {
+			out[id] = Group{GID: id, Name: f[0]}
+		}
+	})
+	return out, err
 }
 
-func parseGroup(r io.Reader) (map[uint32]Group, error) {
-	out := make(map[uint32]Group)
+func readColonFile(path string, minFields int, add func(f []string, id uint32)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	defer f.Close()
+	return parseColonFile(f, minFields, add)
+}
+
+// parseColonFile reads passwd(5)/group(5) lines ("name:x:ID:..."), skipping
+// comments and malformed lines, and calls add with the fields and the id.
+func parseColonFile(r io.Reader, minFields int, add func(f []string, id uint32)) error {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		// name:passwd:gid:members
 		f := strings.Split(line, ":")
-		if len(f) < 3 {
+		if len(f) < minFields {
 			continue
 		}
-		gid, err := strconv.ParseUint(f[2], 10, 32)
+		id, err := strconv.ParseUint(f[2], 10, 32)
 		if err != nil {
 			continue
 		}
-		if _, dup := out[uint32(gid)]; dup {
-			continue
-		}
-		out[uint32(gid)] = Group{GID: uint32(gid), Name: f[0]}
+		add(f, uint32(id))
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
