@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/outputtest"
 )
 
@@ -428,4 +430,74 @@ func indexOf(b []outputs.Message, uuid string) int {
 		}
 	}
 	return -1
+}
+
+// TestZincDataStreamAndSuffixes: op_type create with @timestamp into a data
+// stream, and a monthly index, both searched back from ZincSearch.
+func TestZincDataStreamAndSuffixes(t *testing.T) {
+	z := startZinc(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ds := newOutput(t, Config{HostPort: z.URL, Username: z.User, Password: z.Pass, Index: "logs-falco-default", DataStream: true, CreateIndexTemplate: true}, outputs.Deps{})
+	if err := ds.Send(ctx, outputtest.Alerts(0, 5)); err != nil {
+		t.Fatalf("data stream Send: %v", err)
+	}
+	monthly := newOutput(t, Config{HostPort: z.URL, Username: z.User, Password: z.Pass, Suffix: "monthly"}, outputs.Deps{})
+	if err := monthly.Send(ctx, outputtest.Alerts(10, 3)); err != nil {
+		t.Fatalf("monthly Send: %v", err)
+	}
+	docs := z.waitDocs(t, "logs-falco-default", 5)
+	for _, d := range docs {
+		if d["@timestamp"] == nil {
+			t.Errorf("data stream document without @timestamp: %v", d)
+		}
+		if _, dotted := d["output_fields"].(map[string]any)["proc.name"]; dotted {
+			t.Errorf("template did not flatten fields: %v", d["output_fields"])
+		}
+	}
+	z.waitDocs(t, "falco-2026.11", 3)
+}
+
+// TestTLS: a server with the test CA's certificate, with and without a
+// required client certificate; checkcert: false without the CA.
+func TestTLS(t *testing.T) {
+	certs := outputtest.NewCerts(t)
+	f := false
+	tests := []struct {
+		name          string
+		requireClient bool
+		c             Config
+		wantOK        bool
+	}{
+		{"ca", false, Config{TLS: httpoutTLS(certs.CAFile, "", "")}, true},
+		{"mutual", true, Config{TLS: httpoutTLS(certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)}, true},
+		{"mutual-without-cert", true, Config{TLS: httpoutTLS(certs.CAFile, "", "")}, false},
+		{"checkcert-false", false, Config{CheckCert: &f}, true},
+		{"untrusted", false, Config{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				_, _ = io.WriteString(w, `{"errors":false,"items":[]}`)
+			}))
+			s.TLS = certs.ServerTLS(tt.requireClient)
+			s.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the failing handshakes are expected
+			s.StartTLS()
+			defer s.Close()
+			tt.c.HostPort = s.URL
+			o := newOutput(t, tt.c, outputs.Deps{})
+			err := o.Send(context.Background(), outputtest.Alerts(0, 1))
+			if tt.wantOK && err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if !tt.wantOK {
+				outputtest.RequireRetryable(t, err) // a handshake failure is a network error
+			}
+		})
+	}
+}
+
+func httpoutTLS(ca, cert, key string) httpout.TLSConfig {
+	return httpout.TLSConfig{CAFile: ca, CertFile: cert, KeyFile: key}
 }

@@ -56,7 +56,6 @@ type Output struct {
 	w      *kafkago.Writer
 	topic  *field
 	key    *field
-	log    *slog.Logger
 	redact *httpout.Redactor
 }
 
@@ -128,7 +127,6 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 		w:      w,
 		topic:  topic,
 		key:    key,
-		log:    log,
 		redact: httpout.NewRedactor(c.Password),
 	}, nil
 }
@@ -247,9 +245,9 @@ func (o *Output) record(m outputs.Message, sc *scratch) (kafkago.Message, error)
 	if key != "" {
 		km.Key = []byte(key)
 	}
-	if !a.Time.IsZero() {
-		km.Time = a.Time
-	}
+	// The record timestamp stays the produce time (kafka-go's default): a
+	// replayed dead letter carrying a week-old alert time could otherwise
+	// fall straight out of a time-based retention window.
 	size := len(km.Key) + len(km.Value) + overheadPerRecord
 	for _, h := range km.Headers {
 		size += len(h.Key) + len(h.Value)

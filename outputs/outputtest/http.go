@@ -1,7 +1,9 @@
 package outputtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +16,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"bytes"
-	"encoding/json"
 
 	"github.com/lannerhq/lanner/outputs"
 )
@@ -239,7 +238,7 @@ func (s HTTPSuite) Run(t *testing.T) {
 	t.Run("golden", s.testGolden)
 	t.Run("status", s.testStatus)
 	t.Run("cancel", s.testCancel)
-	t.Run("timeout-and-refused-no-secrets", s.testNetworkSecrets)
+	t.Run("refused-no-secrets", s.testNetworkSecrets)
 	t.Run("down-then-back", func(t *testing.T) { s.testDownThenBack(t, CheckDownThenBack) })
 	t.Run("down-then-back-queue", func(t *testing.T) { s.testDownThenBack(t, CheckDownThenBackQueue) })
 }

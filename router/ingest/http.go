@@ -23,6 +23,11 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20  // one alert: Falco's are a few KiB
 	DefaultMaxBatchBytes  = 32 << 20 // POST /api/v1/alerts
 	DefaultMaxBatchAlerts = 10000
+	// At most this many requests are read and queued at once (more wait for
+	// a slot), which bounds ingest memory to about limit × body size however
+	// many clients connect.
+	DefaultMaxInFlight      = 1024
+	DefaultMaxBatchInFlight = 16
 )
 
 // HTTPConfig configures the HTTP ingest handlers.
@@ -38,14 +43,20 @@ type HTTPConfig struct {
 	MaxBatchBytes int64
 	// MaxBatchAlerts bounds the alerts in one batch request; 0 = default.
 	MaxBatchAlerts int
+	// MaxInFlight and MaxBatchInFlight bound the requests of POST / (and
+	// /test) and of POST /api/v1/alerts being handled at once; 0 = default.
+	MaxInFlight      int
+	MaxBatchInFlight int
 }
 
 // HTTP serves Falco's http_output (POST /) and the batch endpoint.
 type HTTP struct {
-	cfg    HTTPConfig
-	single *alertCounters
-	batch  *alertCounters
-	bufs   sync.Pool
+	cfg       HTTPConfig
+	single    *alertCounters
+	batch     *alertCounters
+	bufs      sync.Pool
+	slots     chan struct{}
+	batchSlot chan struct{}
 }
 
 // NewHTTP returns the HTTP ingest handlers.
@@ -65,7 +76,13 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 	if cfg.MaxBatchAlerts <= 0 {
 		cfg.MaxBatchAlerts = DefaultMaxBatchAlerts
 	}
-	h := &HTTP{cfg: cfg}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxBatchInFlight <= 0 {
+		cfg.MaxBatchInFlight = DefaultMaxBatchInFlight
+	}
+	h := &HTTP{cfg: cfg, slots: make(chan struct{}, cfg.MaxInFlight), batchSlot: make(chan struct{}, cfg.MaxBatchInFlight)}
 	h.single = cfg.Metrics.forSource(SourceHTTP)
 	h.batch = cfg.Metrics.forSource(SourceBatch)
 	h.bufs.New = func() any { return new(bytes.Buffer) }
@@ -155,6 +172,17 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// acquire takes a slot, waiting while all are busy; false when the client
+// gave up first.
+func acquire(r *http.Request, slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 func (h *HTTP) authorized(w http.ResponseWriter, r *http.Request, endpoint string) bool {
 	if h.cfg.Token.CheckHeader(r.Header.Get("Authorization")) {
 		return true
@@ -172,9 +200,10 @@ type oneReply struct {
 }
 
 func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
-	if !h.authorized(w, r, endpointOne) {
+	if !h.authorized(w, r, endpointOne) || !acquire(r, h.slots) {
 		return
 	}
+	defer func() { <-h.slots }()
 	buf, code, err := h.readBody(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		h.single[StatusRejected].Inc()
@@ -185,6 +214,7 @@ func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
 	h.putBuf(buf)
 	if err != nil {
 		h.single[StatusRejected].Inc()
+		h.cfg.Logger.Debug("ingest: alert rejected", "remote", r.RemoteAddr, "err", err)
 		h.fail(w, endpointOne, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -194,9 +224,10 @@ func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
 // serveTest is falcosidekick's POST /test: a Debug test alert through the
 // normal path, to check that outputs are reachable.
 func (h *HTTP) serveTest(w http.ResponseWriter, r *http.Request) {
-	if !h.authorized(w, r, endpointTest) {
+	if !h.authorized(w, r, endpointTest) || !acquire(r, h.slots) {
 		return
 	}
+	defer func() { <-h.slots }()
 	host, _ := os.Hostname()
 	a := &alert.Alert{
 		Time: time.Now().UTC(), Priority: alert.PriorityDebug, Rule: "Test rule", Source: "debug", Hostname: host,
@@ -254,9 +285,10 @@ type BatchReply struct {
 // Submit. The status is 503 if any alert must be resent (queue full), 400 if
 // every alert was rejected, and 200 otherwise; the body reports each alert.
 func (h *HTTP) serveBatch(w http.ResponseWriter, r *http.Request) {
-	if !h.authorized(w, r, endpointBatch) {
+	if !h.authorized(w, r, endpointBatch) || !acquire(r, h.batchSlot) {
 		return
 	}
+	defer func() { <-h.batchSlot }()
 	buf, code, err := h.readBody(w, r, h.cfg.MaxBatchBytes)
 	if err != nil {
 		h.fail(w, endpointBatch, code, err.Error())

@@ -2,10 +2,16 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lannerhq/lanner/alert"
 )
 
 func TestToken(t *testing.T) {
@@ -132,4 +138,51 @@ func FuzzSplitBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// gatedPipeline accepts everything but holds each Submit until released,
+// to observe how many requests are handled at once.
+type gatedPipeline struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedPipeline) Submit(_ context.Context, alerts []*alert.Alert) ([]Result, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return make([]Result, len(alerts)), nil
+}
+
+func TestMaxInFlight(t *testing.T) {
+	g := &gatedPipeline{entered: make(chan struct{}, 10), release: make(chan struct{})}
+	mux := http.NewServeMux()
+	NewHTTP(HTTPConfig{Pipeline: g, MaxInFlight: 2}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	body := `{"rule":"r","priority":"Warning","time":"2026-11-22T10:00:00Z"}`
+	codes := make(chan int, 3)
+	for range 3 {
+		go func() {
+			resp, err := http.Post(srv.URL+"/", "application/json", strings.NewReader(body))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	<-g.entered
+	<-g.entered
+	select {
+	case <-g.entered:
+		t.Fatal("a third request was handled while two held both slots")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(g.release) // all three complete, the third after a slot frees
+	for range 3 {
+		if c := <-codes; c != http.StatusOK {
+			t.Errorf("status %d", c)
+		}
+	}
 }

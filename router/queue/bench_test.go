@@ -67,9 +67,15 @@ func benchSingle(b *testing.B, groupCommit bool) {
 }
 
 // BenchmarkEnqueueBatch500: Enqueues of 500 alerts, four streams at once,
-// as gRPC batches make them.
+// as gRPC batches make them; with the uuid dedup index (default) and
+// without it.
 func BenchmarkEnqueueBatch500(b *testing.B) {
-	s := openStore(b, b.TempDir(), 0)
+	b.Run("dedup", func(b *testing.B) { benchBatch(b, 0) })
+	b.Run("no-dedup", func(b *testing.B) { benchBatch(b, -1) })
+}
+
+func benchBatch(b *testing.B, window time.Duration) {
+	s := openStore(b, b.TempDir(), window)
 	defer s.Close()
 	var ctr atomic.Int64
 	b.SetParallelism(2)

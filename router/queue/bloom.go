@@ -1,10 +1,9 @@
 package queue
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"sync"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // dedupFilter answers "certainly not seen" for most new uuids in memory, so
@@ -70,32 +69,31 @@ func newDedupFilter(maxBytes int) *dedupFilter {
 	return &dedupFilter{buckets: map[uint64]*bucketFilter{}, maxBytes: maxBytes}
 }
 
-// dedupHash hashes an output name and a uuid as they appear in a dedup key.
-func dedupHash(name, uuid string) uint64 {
-	d := xxhash.New()
-	_, _ = d.WriteString(name)
-	_, _ = d.Write([]byte{0})
-	_, _ = d.WriteString(uuid)
-	return d.Sum64()
-}
+// digestHash is the filter's hash of a dedup digest.
+func digestHash(d [16]byte) uint64 { return binary.BigEndian.Uint64(d[:8]) }
 
-// mayHave reports whether h may have been added to bucket.
-func (f *dedupFilter) mayHave(bucket, h uint64) bool {
+// maybeIn appends to dst the buckets in [lo, hi] that may hold h, newest
+// first.
+func (f *dedupFilter) maybeIn(lo, hi, h uint64, dst []uint64) []uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	bf := f.buckets[bucket]
-	if bf == nil {
-		return false
-	}
-	if bf.saturated {
-		return true
-	}
-	for _, b := range bf.filters {
-		if b.has(h) {
-			return true
+	for bk := hi; ; bk-- {
+		if bf := f.buckets[bk]; bf != nil {
+			if bf.saturated {
+				dst = append(dst, bk)
+			} else {
+				for _, b := range bf.filters {
+					if b.has(h) {
+						dst = append(dst, bk)
+						break
+					}
+				}
+			}
+		}
+		if bk == lo {
+			return dst
 		}
 	}
-	return false
 }
 
 func (f *dedupFilter) add(bucket uint64, hs ...uint64) {

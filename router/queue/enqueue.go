@@ -1,9 +1,11 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -45,10 +47,11 @@ func (o Outcome) String() string {
 
 // slot is one item on its way into one output's queue.
 type slot struct {
-	idx   int
-	uuid  string
-	val   []byte
-	check bool // uuid reserved in inDedup: must be released
+	idx    int
+	uuid   string
+	val    []byte
+	check  bool // uuid reserved in inDedup: must be released
+	digest [16]byte
 }
 
 // group is the items of one Enqueue call bound for one output.
@@ -111,6 +114,7 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
 	var kbuf []byte
+	var dkeys [][16]byte
 	n := 0
 	for _, g := range groups {
 		if g.rng == nil {
@@ -126,10 +130,7 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 				return nil, fmt.Errorf("queue: %w", err)
 			}
 			if dedup && sl.uuid != "" {
-				kbuf = dedupKey(kbuf[:0], bucket, g.q.name, sl.uuid)
-				if err := b.Set(kbuf, nil, nil); err != nil {
-					return nil, fmt.Errorf("queue: %w", err)
-				}
+				dkeys = append(dkeys, sl.digest)
 			}
 			seq++
 			n++
@@ -140,6 +141,15 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	}
 	if n == 0 {
 		return outcomes, nil
+	}
+	// Dedup keys are random; inserted in order, each memtable insert starts
+	// next to the previous one.
+	slices.SortFunc(dkeys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, d := range dkeys {
+		kbuf = dedupKey(kbuf[:0], bucket, d)
+		if err := b.Set(kbuf, nil, nil); err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
 	}
 	if s.gc != nil && b.Len() < groupDirectBytes {
 		err = s.gc.commit(b)
@@ -211,8 +221,8 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 
 // dedup marks as Duplicate the items whose uuid is already queued or
 // delivered for the output. A uuid is first reserved in memory, so two
-// concurrent calls cannot both queue it; then the on-disk index of the
-// current and the previous window bucket is consulted.
+// concurrent calls cannot both queue it; then the window's buckets are
+// consulted, in memory first, on disk only where the filter says "maybe".
 func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 	q := g.q
 	q.mu.Lock()
@@ -230,20 +240,23 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 	}
 	q.mu.Unlock()
 	var kbuf []byte
-	var fresh []uint64
+	var fresh, maybe []uint64
+	oldest := uint64(0)
+	if bucket >= dedupSpan {
+		oldest = bucket - dedupSpan
+	}
 	for i := range g.slots {
 		sl := &g.slots[i]
 		if !sl.check {
 			continue
 		}
-		h := dedupHash(q.name, sl.uuid)
+		sl.digest = dedupDigest(q.name, sl.uuid)
+		h := digestHash(sl.digest)
 		dup := false
-		for _, bk := range [2]uint64{bucket, bucket - 1} {
-			if !s.filter.mayHave(bk, h) {
-				continue
-			}
+		maybe = s.filter.maybeIn(oldest, bucket, h, maybe[:0])
+		for _, bk := range maybe {
 			var err error
-			if dup, err = s.seen(kbuf, bk, q.name, sl.uuid); err != nil {
+			if dup, err = s.seen(kbuf, bk, sl.digest); err != nil {
 				return err
 			}
 			if dup {
@@ -264,9 +277,9 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 	return nil
 }
 
-// seen looks the uuid up in the on-disk index of one bucket.
-func (s *Store) seen(kbuf []byte, bucket uint64, name, uuid string) (bool, error) {
-	kbuf = dedupKey(kbuf[:0], bucket, name, uuid)
+// seen looks the digest up in the on-disk index of one bucket.
+func (s *Store) seen(kbuf []byte, bucket uint64, digest [16]byte) (bool, error) {
+	kbuf = dedupKey(kbuf[:0], bucket, digest)
 	_, closer, err := s.db.Get(kbuf)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ const (
 	kindQueue   = 'q' // q name 0x00 seq(8, big endian) -> entry
 	kindDead    = 'd' // d name 0x00 seq(8)                -> dead letter
 	kindCounter = 'c' // c name 0x00                       -> counters (merge operand)
-	kindDedup   = 'u' // u bucket(8) name 0x00 uuid         -> empty
+	kindDedup   = 'u' // u bucket(8) digest(16)             -> empty
 )
 
 // maxNameLen bounds output names so keys stay small.
@@ -72,12 +73,24 @@ func prefixEnd(prefix []byte) []byte {
 	return nil
 }
 
-func dedupKey(dst []byte, bucket uint64, name, uuid string) []byte {
+// dedupDigest identifies (output, uuid) in 16 bytes: short keys keep the
+// index small, and SHA-256 keeps a crafted uuid from colliding with
+// another alert's (a collision would wrongly report a duplicate).
+func dedupDigest(name, uuid string) [16]byte {
+	h := sha256.New()
+	_, _ = h.Write([]byte(name))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(uuid))
+	var sum [sha256.Size]byte
+	var d [16]byte
+	copy(d[:], h.Sum(sum[:0]))
+	return d
+}
+
+func dedupKey(dst []byte, bucket uint64, digest [16]byte) []byte {
 	dst = append(dst, kindDedup)
 	dst = binary.BigEndian.AppendUint64(dst, bucket)
-	dst = append(dst, name...)
-	dst = append(dst, 0)
-	return append(dst, uuid...)
+	return append(dst, digest[:]...)
 }
 
 func dedupBucketKey(bucket uint64) []byte {

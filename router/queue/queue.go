@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 	"github.com/prometheus/client_golang/prometheus"
@@ -219,18 +218,17 @@ func (s *Store) loadDedup() error {
 	if s.window <= 0 {
 		return nil
 	}
-	cur := s.bucket(time.Now())
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dedupBucketKey(cur - 1), UpperBound: []byte{kindDedup + 1}})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dedupBucketKey(s.oldestBucket(time.Now())), UpperBound: []byte{kindDedup + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
-		if len(k) < 9 {
+		if len(k) != 25 {
 			continue
 		}
-		s.filter.add(binary.BigEndian.Uint64(k[1:9]), xxhash.Sum64(k[9:]))
+		s.filter.add(binary.BigEndian.Uint64(k[1:9]), binary.BigEndian.Uint64(k[9:17]))
 	}
 	return it.Error()
 }
@@ -331,8 +329,7 @@ func (s *Store) sweepDedup(ctx context.Context) {
 	if s.window <= 0 {
 		return
 	}
-	every := min(s.window/4, time.Minute)
-	t := time.NewTicker(every)
+	t := time.NewTicker(min(s.bucketDur(), time.Minute))
 	defer t.Stop()
 	for {
 		select {
@@ -340,22 +337,43 @@ func (s *Store) sweepDedup(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		cur := s.bucket(time.Now())
-		if cur < 2 {
+		oldest := s.oldestBucket(time.Now())
+		if oldest == 0 {
 			continue
 		}
 		if err := s.begin(); err != nil {
 			return
 		}
-		err := s.db.DeleteRange(dedupBucketKey(0), dedupBucketKey(cur-1), pebble.NoSync)
+		err := s.db.DeleteRange(dedupBucketKey(0), dedupBucketKey(oldest), pebble.NoSync)
 		s.end()
-		s.filter.expire(cur - 1)
+		s.filter.expire(oldest)
 		if err != nil {
 			s.log.Warn("dedup expiry failed", "err", err)
 		}
 	}
 }
 
+// The dedup window is cut into dedupSpan buckets. Uuids land in the bucket
+// of their enqueue time and are looked up in the current and the dedupSpan
+// previous buckets, so one is remembered for at least the window and at
+// most 1+1/dedupSpan of it. Buckets are key ranges in time order: uuids are
+// random, so new index entries only ever overlap the current bucket's, and
+// compactions leave older buckets alone.
+const dedupSpan = 8
+
+func (s *Store) bucketDur() time.Duration {
+	return max(s.window/dedupSpan, time.Millisecond)
+}
+
 func (s *Store) bucket(t time.Time) uint64 {
-	return uint64(t.UnixNano() / int64(s.window))
+	return uint64(t.UnixNano() / int64(s.bucketDur()))
+}
+
+// oldestBucket is the oldest bucket still inside the window at t.
+func (s *Store) oldestBucket(t time.Time) uint64 {
+	cur := s.bucket(t)
+	if cur < dedupSpan {
+		return 0
+	}
+	return cur - dedupSpan
 }
