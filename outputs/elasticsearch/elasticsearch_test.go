@@ -21,6 +21,8 @@ import (
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/outputtest"
+	"github.com/lannerhq/lanner/router/config"
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -500,4 +502,44 @@ func TestTLS(t *testing.T) {
 
 func httpoutTLS(ca, cert, key string) httpout.TLSConfig {
 	return httpout.TLSConfig{CAFile: ca, CertFile: cert, KeyFile: key}
+}
+
+// TestFalcosidekickKeys: every key falcosidekick documents for
+// `elasticsearch:` decodes strictly into Config (minimumpriority is the
+// router's), plus the keys of newer falcosidekick versions.
+func TestFalcosidekickKeys(t *testing.T) {
+	sample := map[string]string{
+		"hostport": `"https://es:9200"`, "index": `"falco"`, "type": `"_doc"`, "suffix": `"daily"`,
+		"username": `"u"`, "password": `"p"`, "apikey": `"k"`, "customheaders": `{X-A: "1", X-B: "2"}`,
+		"mutualtls": "false", "checkcert": "true", "pipeline": `"p1"`,
+		// newer falcosidekick keys
+		"flattenfields": "false", "createindextemplate": "false", "numberofshards": "3", "numberofreplicas": "3",
+		"enablecompression": "false", "batching": "{enabled: true, batchsize: 5242880, flushinterval: 1s}",
+		"maxconcurrentrequests": "1",
+	}
+	var doc strings.Builder
+	keys := append(config.SidekickKeys("elasticsearch"), "flattenfields", "createindextemplate", "numberofshards",
+		"numberofreplicas", "enablecompression", "batching", "maxconcurrentrequests")
+	for _, k := range keys {
+		if k == "minimumpriority" {
+			continue
+		}
+		v, ok := sample[k]
+		if !ok {
+			t.Fatalf("falcosidekick key %q has no sample value here: add it and make sure Config accepts it", k)
+		}
+		fmt.Fprintf(&doc, "%s: %s\n", k, v)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(doc.String()))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("decode:\n%s\n%v", doc.String(), err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if c.CustomHeaders["X-B"] != "2" || c.Pipeline != "p1" {
+		t.Errorf("decoded %+v", c)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/outputtest"
+	"github.com/lannerhq/lanner/router/config"
 )
 
 func testAlert(i int) *alert.Alert { return outputtest.Alert(i) }
@@ -618,5 +619,39 @@ func TestTLS(t *testing.T) {
 				t.Fatal("Send succeeded without the right TLS settings")
 			}
 		})
+	}
+}
+
+// TestFalcosidekickKeys: every key falcosidekick documents for `kafka:`
+// decodes strictly into Config (minimumpriority is the router's), with the
+// values falcosidekick's env vars would give.
+func TestFalcosidekickKeys(t *testing.T) {
+	sample := map[string]string{
+		"hostport": "k1:9092,k2", "topic": "falco", "topiccreation": "true", "sasl": "SCRAM_SHA256",
+		"tls": "true", "username": "u", "password": "p", "async": "false", "requiredacks": "NONE",
+		"compression": "NONE", "balancer": "round_robin", "clientid": "lanner",
+	}
+	var doc strings.Builder
+	for _, k := range config.SidekickKeys("kafka") {
+		if k == "minimumpriority" {
+			continue
+		}
+		v, ok := sample[k]
+		if !ok {
+			t.Fatalf("falcosidekick key %q has no sample value here: add it and make sure Config accepts it", k)
+		}
+		fmt.Fprintf(&doc, "%s: %s\n", k, v)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(doc.String()))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("decode:\n%s\n%v", doc.String(), err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if !c.TLS.Enabled || !c.TopicCreation || len(c.Brokers()) != 2 {
+		t.Errorf("decoded %+v", c)
 	}
 }

@@ -663,3 +663,87 @@ func assertCounters(t *testing.T, s *Store, name string) {
 		t.Fatalf("in-memory counters %+v, scan %+v", mem, want)
 	}
 }
+
+// Delivered prefixes are covered by range tombstones: after a restart the
+// head starts past them.
+func TestHeadAdvancesPastDelivered(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, -1)
+	out := &collectOutput{got: map[string]bool{}}
+	o := fastOpts()
+	o.BatchSize = 500
+	if err := s.StartOutput("h", out, o); err != nil {
+		t.Fatal(err)
+	}
+	ids := uuids("h", 5000)
+	for i := 0; i < len(ids); i += 500 {
+		enqueue(t, s, "h", ids[i:i+500]...)
+	}
+	eventually(t, 10*time.Second, "delivery", func() bool { return s.Stats("h").Depth == 0 })
+	q := s.lookup("h")
+	q.readMu.Lock()
+	head := q.headSeq
+	q.readMu.Unlock()
+	if head < 4000 {
+		t.Fatalf("head %d after 5000 delivered: no range tombstone written", head)
+	}
+	// Nothing under the head is visible any more.
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: q.qPrefix, UpperBound: seqKey(q.qPrefix, head)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.First() {
+		t.Fatalf("key %x below the head", it.Key())
+	}
+	it.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, -1)
+	defer s.Close()
+	enqueue(t, s, "h", "after")
+	assertCounters(t, s, "h")
+	if len(out.got) != 5000 {
+		t.Fatalf("delivered %d", len(out.got))
+	}
+}
+
+// Replay respects the reject bound and says so.
+func TestReplayFull(t *testing.T) {
+	sk := newSink(t, func(int, []string) (int, http.Header, string) { return 400, nil, "" })
+	s := openStore(t, t.TempDir(), 0)
+	defer s.Close()
+	o := fastOpts()
+	o.MaxEntries = 2
+	enqueue(t, s, "out", "f1", "f2")
+	if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), o); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "dead letters", func() bool { return s.Stats("out").DeadLetters == 2 })
+	if err := s.StopOutput(context.Background(), "out"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, "out", "f3")
+	n, err := s.Replay("out", nil)
+	if n != 1 || !errors.Is(err, ErrFull) {
+		t.Fatalf("replay = %d, %v; want 1, ErrFull", n, err)
+	}
+	if st := s.Stats("out"); st.Depth != 2 || st.DeadLetters != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	assertCounters(t, s, "out")
+}
+
+// With the in-memory filter out of memory every lookup goes to disk, and
+// dedup stays exact.
+func TestDedupFilterSaturated(t *testing.T) {
+	s := openStore(t, t.TempDir(), time.Hour)
+	defer s.Close()
+	s.filter = newDedupFilter(0)
+	if got := enqueue(t, s, "a", "s1", "s2"); fmt.Sprint(got) != "[queued queued]" {
+		t.Fatalf("first: %v", got)
+	}
+	if got := enqueue(t, s, "a", "s1", "s3"); fmt.Sprint(got) != "[duplicate queued]" {
+		t.Fatalf("second: %v", got)
+	}
+}
