@@ -60,6 +60,15 @@ type wire struct {
 // offending field (as *FieldError) or describe the malformed document. Unknown
 // top-level keys are ignored, as falcosidekick ignores them.
 func Decode(data []byte) (*Alert, error) {
+	if a := decodeFast(data); a != nil {
+		return a, nil
+	}
+	return decodeSlow(data)
+}
+
+// decodeSlow is the reference decoder: encoding/json plus the checks, and the
+// source of every error message.
+func decodeSlow(data []byte) (*Alert, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, ErrEmptyBody
 	}

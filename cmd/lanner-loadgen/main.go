@@ -31,6 +31,7 @@ import (
 
 type options struct {
 	routerBin   string
+	cpuProfile  string
 	keep        bool
 	httpFor     time.Duration
 	clients     int
@@ -60,7 +61,8 @@ func main() {
 	flag.DurationVar(&o.drainFor, "drain-timeout", 10*time.Minute, "longest wait for the queue to drain after a phase")
 	flag.IntVar(&o.concurrency, "queue-concurrency", 4, "router: webhook output workers")
 	flag.IntVar(&o.batchSize, "queue-batch", 500, "router: alerts per delivery batch")
-	flag.BoolVar(&o.hookBatch, "webhook-batch", true, "router: webhook posts each batch as one JSON array (false: one request per alert, falcosidekick's way)")
+	flag.BoolVar(&o.hookBatch, "webhook-batch", false, "router: webhook posts each delivery batch as one JSON array (opt-in batch mode; default: one request per alert, falcosidekick's way, which the targets are measured with)")
+	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
 	flag.Parse()
 
@@ -213,7 +215,11 @@ outputs:
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config", cfgPath)
+	args := []string{"--config", cfgPath}
+	if o.cpuProfile != "" {
+		args = append(args, "--cpuprofile", o.cpuProfile)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -55,6 +57,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "YAML config file (Lanner's or falcosidekick's keys)")
 	dataDir := fs.String("data-dir", "", "directory for the durable queues (default from the config, else "+config.DefaultDataDir+")")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	cpuProfile := fs.String("cpuprofile", "", "debug: write a CPU profile of the whole run to this file (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -96,6 +99,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cfg.DataDir = *dataDir
 	}
 	logger.Info("lanner-router starting", "version", version, "config", cfg.File)
+	tuneGC(os.LookupEnv)
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			logger.Error("cannot start CPU profile", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -178,4 +190,35 @@ func routeTest(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, route.Explain(r.Route(a, now)))
 	return 0
+}
+
+// tuneGC makes the collector run less often unless GOGC or GOMEMLIMIT say
+// otherwise. The router allocates per alert but keeps little alive (the
+// backlog lives on disk), so with the default GOGC=100 it collected very
+// often: GOGC=300 measured ~15% less CPU per alert. The soft memory limit keeps
+// the larger heap goal from raising peak RSS under a backlog.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(300)
+	}
+	if _, set := lookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(160 << 20)
+	}
+}
+
+// startCPUProfile profiles the process until the returned func is called (on
+// a clean shutdown), for measuring the router under a real load generator.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

@@ -655,3 +655,18 @@ func TestFalcosidekickKeys(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 }
+
+// TestDefaultAcksNone: falcosidekick's default (no acknowledgement) still
+// delivers; the broker just does not confirm it.
+func TestDefaultAcksNone(t *testing.T) {
+	c := newCluster(t)
+	o := newOutput(t, Config{HostPort: c.ListenAddrs()[0], Topic: "noacks", TopicCreation: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := o.Send(ctx, batchOf(5)); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := consume(t, c.ListenAddrs(), "noacks", 0, 5, nil); len(got) != 5 {
+		t.Fatalf("read %d", len(got))
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/outputtest"
+	"github.com/lannerhq/lanner/router/queue"
 )
 
 // grafanaLokiConfig is a single-binary Loki on 127.0.0.1 with local storage.
@@ -62,29 +63,35 @@ frontend_worker:
   dns_lookup_duration: 200ms
 `
 
+// grafanaLoki starts the real Grafana Loki (multi-tenant) and returns its URL.
+func grafanaLoki(tb testing.TB) string {
+	// Optional backend: required only when the setup was asked to build it.
+	if p, _ := outputtest.FindBackend("loki"); p == "" && os.Getenv("LANNER_BACKENDS_LOKI") != "1" {
+		tb.Skip("Grafana Loki not built (LANNER_BACKENDS_LOKI=1 scripts/setup.d/41-loki.sh builds it, ~8 min)")
+	}
+	bin := outputtest.BackendBinary(tb, "loki")
+	dir := tb.TempDir()
+	_, httpPort, _ := net.SplitHostPort(outputtest.FreeAddr(tb))
+	_, grpcPort, _ := net.SplitHostPort(outputtest.FreeAddr(tb))
+	cfg := filepath.Join(dir, "loki.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(grafanaLokiConfig, httpPort, grpcPort, dir)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + httpPort
+	log := outputtest.StartProcess(tb, base+"/ready", bin, "-config.file="+cfg)
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("loki output:\n%s", log.String())
+		}
+	})
+	return base
+}
+
 // TestGrafanaLoki pushes JSON and snappy-protobuf to the real Grafana Loki
 // (built by scripts/setup.d/41-loki.sh when LANNER_BACKENDS_LOKI=1) and
 // reads the streams back with LogQL, labels and tenant included.
 func TestGrafanaLoki(t *testing.T) {
-	// Optional backend: required only when the setup was asked to build it.
-	if p, _ := outputtest.FindBackend("loki"); p == "" && os.Getenv("LANNER_BACKENDS_LOKI") != "1" {
-		t.Skip("Grafana Loki not built (LANNER_BACKENDS_LOKI=1 scripts/setup.d/41-loki.sh builds it, ~8 min)")
-	}
-	bin := outputtest.BackendBinary(t, "loki")
-	dir := t.TempDir()
-	_, httpPort, _ := net.SplitHostPort(outputtest.FreeAddr(t))
-	_, grpcPort, _ := net.SplitHostPort(outputtest.FreeAddr(t))
-	cfg := filepath.Join(dir, "loki.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(grafanaLokiConfig, httpPort, grpcPort, dir)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base := "http://127.0.0.1:" + httpPort
-	log := outputtest.StartProcess(t, base+"/ready", bin, "-config.file="+cfg)
-	defer func() {
-		if t.Failed() {
-			t.Logf("loki output:\n%s", log.String())
-		}
-	}()
+	base := grafanaLoki(t)
 	for _, pb := range []bool{false, true} {
 		t.Run(fmt.Sprintf("protobuf=%v", pb), func(t *testing.T) {
 			o := newOutput(t, Config{HostPort: base, Tenant: tenant, Protobuf: pb, Format: "json", Labels: []string{"k8s.ns.name"}}, outputs.Deps{})
@@ -161,5 +168,24 @@ func queryLoki(t *testing.T, base, q string, start time.Time, want int) []lokiSt
 			return r.Data.Result
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// BenchmarkGrafanaLoki: 50,000 alerts from the durable queue to the real
+// Grafana Loki, snappy-protobuf. Skipped unless Loki was built.
+func BenchmarkGrafanaLoki(b *testing.B) {
+	const n = 50_000
+	base := grafanaLoki(b)
+	msgs := outputtest.Alerts(0, n)
+	now := time.Now().Add(-time.Hour)
+	for i, m := range msgs {
+		m.Alert.Time = now.Add(time.Duration(i) * time.Microsecond)
+	}
+	opts := queue.DefaultOutputOptions()
+	opts.Concurrency, opts.BatchSize = 4, 1000
+	for b.Loop() {
+		o := newOutput(b, Config{HostPort: base, Tenant: tenant, Protobuf: true}, outputs.Deps{})
+		res := outputtest.RunThroughQueue(b, outputtest.QueueRun{Out: o, Msgs: msgs, Options: &opts})
+		outputtest.ReportQueueBench(b, res)
 	}
 }

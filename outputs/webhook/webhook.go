@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/lannerhq/lanner/outputs"
@@ -25,6 +26,8 @@ type Output struct {
 	tmpl   *template.Template // nil: the alert JSON
 	redact *httpout.Redactor
 	log    *slog.Logger
+	// batchHint is the size of the last batch body (batch mode).
+	batchHint atomic.Int64
 }
 
 // New validates c and builds the output.
@@ -57,10 +60,17 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 
 // Body renders the request body for one alert.
 func (o *Output) Body(m outputs.Message) ([]byte, error) {
+	return o.appendBody(nil, m)
+}
+
+// appendBody appends the body for one alert to dst, so a batch is encoded
+// into one buffer without a copy per alert.
+func (o *Output) appendBody(dst []byte, m outputs.Message) ([]byte, error) {
 	if o.tmpl == nil {
-		return outputs.FalcoJSON(m.Alert)
+		return appendFalcoJSON(dst, m.Alert)
 	}
-	return templates.Execute(o.tmpl, templates.Data{Alert: m.Alert})
+	b, err := templates.Execute(o.tmpl, templates.Data{Alert: m.Alert})
+	return append(dst, b...), err
 }
 
 // Send posts the batch: one request per alert, at most Concurrency at once,
@@ -70,20 +80,22 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		return nil
 	}
 	if o.cfg.Batch {
-		var buf bytes.Buffer
-		buf.WriteByte('[')
+		// Sized from the last batch: one allocation in the steady state. Not
+		// pooled: the transport may still read a body after Do returns.
+		buf := make([]byte, 0, o.batchHint.Load()+1024)
+		buf = append(buf, '[')
 		for i, m := range batch {
-			b, err := o.Body(m)
-			if err != nil {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = o.appendBody(buf, m); err != nil {
 				return outputs.Permanent(fmt.Errorf("webhook: %w", err))
 			}
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(b)
 		}
-		buf.WriteByte(']')
-		return o.post(ctx, buf.Bytes())
+		buf = append(buf, ']')
+		o.batchHint.Store(int64(len(buf)))
+		return o.post(ctx, buf)
 	}
 	if len(batch) == 1 {
 		return o.sendOne(ctx, batch[0])

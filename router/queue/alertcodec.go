@@ -87,6 +87,9 @@ func appendAlert(dst []byte, a *alert.Alert) ([]byte, error) {
 type alertReader struct {
 	b   []byte
 	err error
+	// s is all of the input as one string, so each string field is a
+	// substring of it: one allocation per alert instead of one per field.
+	s string
 }
 
 func (r *alertReader) uvarint() uint64 {
@@ -137,9 +140,9 @@ func (r *alertReader) str() string {
 		r.err = errCorrupt
 		return ""
 	}
-	s := string(r.b[:n])
+	off := len(r.s) - len(r.b)
 	r.b = r.b[n:]
-	return s
+	return r.s[off : off+int(n)]
 }
 
 // count reads a count+1 (0 = nil) bounded by the bytes left, so corrupt
@@ -157,7 +160,7 @@ func (r *alertReader) count() (n int, isNil bool) {
 }
 
 func decodeAlert(b []byte) (*alert.Alert, error) {
-	r := &alertReader{b: b}
+	r := &alertReader{b: b, s: string(b)}
 	a := &alert.Alert{UUID: r.str()}
 	ns, off := r.varint(), r.varint()
 	a.Time = time.Unix(0, ns).UTC()

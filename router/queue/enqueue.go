@@ -169,9 +169,8 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 	var groups []*group
 	var byName map[string]*group
 	var cache map[*alert.Alert][]byte
-	// About two entries of 300 bytes per item; appends beyond move on to a
-	// fresh array, leaving earlier slices valid.
-	arena := make([]byte, 0, 600*len(items))
+	// Entries and encoded alerts share arenas sized by reserve.
+	var arena []byte
 	if len(items) > 1 {
 		byName = map[string]*group{}
 		cache = map[*alert.Alert][]byte{}
@@ -198,6 +197,9 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 		enc, ok := cache[it.Msg.Alert]
 		if !ok {
 			var err error
+			// Room for the alert and its entry; a full arena is replaced,
+			// never grown: growing would copy every earlier entry.
+			arena = reserve(arena, 2*alertSizeHint(it.Msg.Alert)+2*entryHeader+64, len(items)-i)
 			start := len(arena)
 			if arena, err = appendAlert(arena, it.Msg.Alert); err != nil {
 				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
@@ -209,6 +211,7 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 		}
 		// Entries share one allocation per call; each is capped so that
 		// nothing appends into its neighbour.
+		arena = reserve(arena, entryHeader+len(enc)+64*len(it.Msg.Overrides)+16, len(items)-i)
 		start := len(arena)
 		arena = append(arena, make([]byte, entryHeader)...)
 		putEntryHeader(arena[start:], now, time.Time{}, 0)
@@ -217,6 +220,34 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: val})
 	}
 	return groups, nil
+}
+
+// reserve returns arena with room for about n more bytes. When it lacks the
+// room it returns a fresh arena rather than a grown copy, so the slices
+// already cut from it stay where they are and nothing is copied. The fresh
+// arena is sized for the items left (at most 1 MiB), so a single-alert
+// Enqueue allocates only what it needs.
+func reserve(arena []byte, n, itemsLeft int) []byte {
+	if cap(arena)-len(arena) >= n {
+		return arena
+	}
+	return make([]byte, 0, max(n, min(n*itemsLeft, 1<<20)))
+}
+
+// alertSizeHint is about the size of a's binary encoding (an overestimate for
+// the usual field types; appends past it are still correct, just slower).
+func alertSizeHint(a *alert.Alert) int {
+	n := 64 + len(a.UUID) + len(a.Rule) + len(a.Output) + len(a.Source) + len(a.Hostname)
+	for _, t := range a.Tags {
+		n += len(t) + 4
+	}
+	for k, v := range a.OutputFields {
+		n += len(k) + 32 // tag, lengths and a number's digits
+		if s, ok := v.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
 }
 
 // dedup marks as Duplicate the items whose uuid is already queued or

@@ -1,0 +1,177 @@
+package webhook
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lannerhq/lanner/alert"
+	"github.com/lannerhq/lanner/outputs"
+)
+
+// appendFalcoJSON appends exactly the bytes outputs.FalcoJSON would produce
+// for a, without reflection: it is the webhook's per-alert hot path. Anything
+// it does not handle byte-for-byte itself (unusual output_fields value types,
+// strings needing escapes, out-of-range times, invalid priorities) goes
+// through encoding/json, so the result and the errors stay identical.
+func appendFalcoJSON(dst []byte, a *alert.Alert) ([]byte, error) {
+	if _, off := a.Time.Zone(); !a.Priority.Valid() || a.Time.Year() < 0 || a.Time.Year() > 9999 || off <= -24*3600 || off >= 24*3600 {
+		b, err := outputs.FalcoJSON(a) // the same error falcosidekick's shape gives
+		return append(dst, b...), err
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	if a.UUID != "" {
+		dst = append(dst, `"uuid":`...)
+		dst = appendString(dst, a.UUID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"output":`...)
+	dst = appendString(dst, a.Output)
+	dst = append(dst, `,"priority":`...)
+	dst = appendString(dst, a.Priority.String())
+	dst = append(dst, `,"rule":`...)
+	dst = appendString(dst, a.Rule)
+	dst = append(dst, `,"time":"`...)
+	dst = a.Time.AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","output_fields":`...)
+	var err error
+	if dst, err = appendFields(dst, a.OutputFields); err != nil {
+		b, err := outputs.FalcoJSON(a)
+		return append(dst[:start], b...), err
+	}
+	dst = append(dst, `,"source":`...)
+	dst = appendString(dst, a.Source)
+	if len(a.Tags) > 0 {
+		dst = append(dst, `,"tags":[`...)
+		for i, t := range a.Tags {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, t)
+		}
+		dst = append(dst, ']')
+	}
+	if a.Hostname != "" {
+		dst = append(dst, `,"hostname":`...)
+		dst = appendString(dst, a.Hostname)
+	}
+	return append(dst, '}'), nil
+}
+
+// appendFields encodes output_fields with sorted keys, as encoding/json does.
+func appendFields(dst []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	var keyBuf [64]string
+	keys := keyBuf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, m[k]); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendValue(dst []byte, v any) ([]byte, error) {
+	switch t := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, t), nil
+	case bool:
+		return strconv.AppendBool(dst, t), nil
+	case json.Number:
+		if t != "" && isPlainInt(string(t)) {
+			return append(dst, t...), nil
+		}
+	}
+	b, err := json.Marshal(v) // floats, nested objects and arrays: rarer
+	return append(dst, b...), err
+}
+
+// isPlainInt reports whether s is a JSON integer (encoding/json writes a
+// valid json.Number as it is).
+func isPlainInt(s string) bool {
+	if s[0] == '-' {
+		s = s[1:]
+	}
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendString writes s as a JSON string exactly as encoding/json does:
+// HTML-safe (<, >, & as \u003c…), invalid UTF-8 as \ufffd, and U+2028 and
+// U+2029 escaped.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default: // other control characters, and <, >, &
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
