@@ -44,6 +44,7 @@ type options struct {
 	concurrency int
 	batchSize   int
 	hookBatch   bool
+	hookConc    int
 	skip        string
 }
 
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "queue-concurrency", 4, "router: webhook output workers")
 	flag.IntVar(&o.batchSize, "queue-batch", 500, "router: alerts per delivery batch")
 	flag.BoolVar(&o.hookBatch, "webhook-batch", false, "router: webhook posts each delivery batch as one JSON array (opt-in batch mode; default: one request per alert, falcosidekick's way, which the targets are measured with)")
+	flag.IntVar(&o.hookConc, "webhook-concurrency", 16, "router: webhook requests in flight per delivery batch (one request per alert mode)")
 	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
 	flag.Parse()
@@ -195,7 +197,7 @@ outputs:
     webhook:
       address: %s
       batch: %v
-      concurrency: 16
+      concurrency: %d
     queue:
       max_entries: %d
       max_bytes: 8GiB
@@ -205,7 +207,7 @@ outputs:
       backoff_initial: 100ms
       backoff_max: 1s
       max_attempts: 1000000
-`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, maxEntries, o.concurrency, o.batchSize)
+`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, o.hookConc, maxEntries, o.concurrency, o.batchSize)
 	cfgPath := filepath.Join(dir, "router.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -202,7 +202,7 @@ func tuneGC(lookupEnv func(string) (string, bool)) {
 		debug.SetGCPercent(300)
 	}
 	if _, set := lookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(160 << 20)
+		debug.SetMemoryLimit(112 << 20)
 	}
 }
 
