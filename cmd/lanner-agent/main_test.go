@@ -123,3 +123,13 @@ func TestCommands(t *testing.T) {
 		t.Errorf("list-fields: exit %d, output starts %q", code, out[:min(len(out), 200)])
 	}
 }
+
+func TestValidateReportsDisabledRules(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "disabled.yaml")
+	os.WriteFile(f, []byte("- rule: off\n  desc: d\n  condition: proc.nosuchfield = x\n  output: o\n  priority: INFO\n  enabled: false\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"validate", "-r", f}, &out, &errb, slog.New(slog.DiscardHandler))
+	if code == 0 || !strings.Contains(out.String()+errb.String(), "proc.nosuchfield") {
+		t.Fatalf("exit %d, output %q %q", code, out.String(), errb.String())
+	}
+}
