@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -28,6 +29,12 @@ type Output struct {
 	log    *slog.Logger
 	// batchHint is the size of the last batch body (batch mode).
 	batchHint atomic.Int64
+	// oneHint is the size of the last single-alert body.
+	oneHint atomic.Int64
+	// proto is the request every post copies: URL parsed and headers
+	// canonicalized once, as they were per alert a visible share of the
+	// one-request-per-alert profile. nil: build each request (see post).
+	proto *http.Request
 }
 
 // New validates c and builds the output.
@@ -54,6 +61,7 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 			}
 		}
 	}
+	o.proto = o.newProto()
 	o.log.Debug("webhook output ready", "address", httpout.RedactURL(c.Address), "method", c.Method, "batch", c.Batch)
 	return o, nil
 }
@@ -100,15 +108,22 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	if len(batch) == 1 {
 		return o.sendOne(ctx, batch[0])
 	}
+	// Concurrency workers take the alerts in order, rather than a goroutine
+	// per alert: fewer goroutine starts and wake-ups per alert.
 	errs := make([]error, len(batch))
-	sem := make(chan struct{}, o.cfg.Concurrency)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, m := range batch {
-		sem <- struct{}{}
+	for range min(o.cfg.Concurrency, len(batch)) {
 		wg.Add(1)
-		go func() { // owned by this Send; bounded by sem; ends with its request
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = o.sendOne(ctx, m)
+		go func() { // owned by this Send; ends when the batch is taken
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batch) {
+					return
+				}
+				errs[i] = o.sendOne(ctx, batch[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -116,22 +131,53 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 }
 
 func (o *Output) sendOne(ctx context.Context, m outputs.Message) error {
-	b, err := o.Body(m)
+	// Sized from the last body: one allocation instead of a chain of
+	// regrowths from empty. Not pooled, as in batch mode.
+	b, err := o.appendBody(make([]byte, 0, o.oneHint.Load()+256), m)
 	if err != nil {
 		return outputs.Permanent(fmt.Errorf("webhook: %w", err))
 	}
+	o.oneHint.Store(int64(len(b)))
 	return o.post(ctx, b)
 }
 
-func (o *Output) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, o.cfg.Method, o.cfg.Address, bytes.NewReader(body))
+// newProto builds the request template, or nil when the address does not
+// make a request (post then reports that error per send, as before).
+func (o *Output) newProto() *http.Request {
+	req, err := http.NewRequest(o.cfg.Method, o.cfg.Address, http.NoBody)
 	if err != nil {
-		return outputs.Permanent(o.redact.Error(fmt.Errorf("webhook: %w", httpout.RedactURLError(err))))
+		return nil
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "lanner")
+	o.setHeaders(req.Header)
+	return req
+}
+
+func (o *Output) setHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "lanner")
 	for k, v := range o.cfg.CustomHeaders {
-		req.Header.Set(k, v)
+		h.Set(k, v)
+	}
+}
+
+func (o *Output) post(ctx context.Context, body []byte) error {
+	var req *http.Request
+	if o.proto != nil {
+		// A shallow copy shares the URL and the header map, which the
+		// client and transport only read.
+		req = o.proto.WithContext(ctx)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.ContentLength = int64(len(body))
+		// As http.NewRequest does: lets the transport resend on a keep-alive
+		// connection the server closed before reading the request.
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	} else {
+		var err error
+		req, err = http.NewRequestWithContext(ctx, o.cfg.Method, o.cfg.Address, bytes.NewReader(body))
+		if err != nil {
+			return outputs.Permanent(o.redact.Error(fmt.Errorf("webhook: %w", httpout.RedactURLError(err))))
+		}
+		o.setHeaders(req.Header)
 	}
 	resp, err := o.client.Do(req)
 	if resp != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lannerhq/lanner/alert"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for HTTPConfig's limits.
@@ -55,8 +56,13 @@ type HTTP struct {
 	single    *alertCounters
 	batch     *alertCounters
 	bufs      sync.Pool
-	slots     chan struct{}
-	batchSlot chan struct{}
+	replyBufs sync.Pool // *[]byte for replyOne
+	jsonType  []string  // shared Content-Type value: net/http only reads it
+	// okOne and okTest are the 200 request counters, looked up once: the
+	// label lookup showed in the per-alert profile.
+	okOne, okTest prometheus.Counter
+	slots         chan struct{}
+	batchSlot     chan struct{}
 }
 
 // NewHTTP returns the HTTP ingest handlers.
@@ -86,6 +92,10 @@ func NewHTTP(cfg HTTPConfig) *HTTP {
 	h.single = cfg.Metrics.forSource(SourceHTTP)
 	h.batch = cfg.Metrics.forSource(SourceBatch)
 	h.bufs.New = func() any { return new(bytes.Buffer) }
+	h.replyBufs.New = func() any { b := make([]byte, 0, 256); return &b }
+	h.jsonType = []string{"application/json"}
+	h.okOne = cfg.Metrics.Requests.WithLabelValues(endpointOne, "200")
+	h.okTest = cfg.Metrics.Requests.WithLabelValues(endpointTest, "200")
 	return h
 }
 
@@ -110,8 +120,16 @@ const (
 // readBody reads at most limit bytes of the (possibly gzip-encoded) body into
 // a pooled buffer. The returned code is the HTTP status to answer on error.
 func (h *HTTP) readBody(w http.ResponseWriter, r *http.Request, limit int64) (*bytes.Buffer, int, error) {
-	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+	enc := r.Header.Get("Content-Encoding")
+	plain := enc == "" || strings.EqualFold(enc, "identity")
+	var body io.Reader = r.Body
+	if !plain || r.ContentLength < 0 || r.ContentLength > limit {
+		// A body of a known length within the limit cannot grow past it
+		// (net/http stops at Content-Length), so only the others need the
+		// MaxBytesReader, one allocation less per usual request.
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	if !plain {
 		if !strings.EqualFold(enc, "gzip") {
 			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Encoding %q (want gzip or none)", enc)
 		}
@@ -175,6 +193,11 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // acquire takes a slot, waiting while all are busy; false when the client
 // gave up first.
 func acquire(r *http.Request, slots chan struct{}) bool {
+	select { // the usual case, without setting up a two-way select
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
 	select {
 	case slots <- struct{}{}:
 		return true
@@ -260,7 +283,70 @@ func (h *HTTP) submitOne(w http.ResponseWriter, r *http.Request, endpoint string
 	if outs == nil {
 		outs = []string{}
 	}
-	h.reply(w, endpoint, http.StatusOK, oneReply{UUID: a.UUID, Status: rs.Status.String(), Outputs: outs})
+	h.replyOne(w, endpoint, oneReply{UUID: a.UUID, Status: rs.Status.String(), Outputs: outs})
+}
+
+// replyOne answers 200 to POST / (and /test): the per-alert hot path, so the
+// body is built by hand into a pooled buffer (byte-identical to WriteJSON's,
+// which it falls back to for strings needing escapes) and the headers are
+// set without canonicalizing their names.
+func (h *HTTP) replyOne(w http.ResponseWriter, endpoint string, rep oneReply) {
+	bp := h.replyBufs.Get().(*[]byte)
+	defer h.replyBufs.Put(bp)
+	b, ok := appendOneReply((*bp)[:0], rep)
+	*bp = b
+	if !ok {
+		h.reply(w, endpoint, http.StatusOK, rep)
+		return
+	}
+	if endpoint == endpointOne {
+		h.okOne.Inc()
+	} else {
+		h.okTest.Inc()
+	}
+	hdr := w.Header()
+	hdr["Content-Type"] = h.jsonType
+	hdr["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// appendOneReply appends rep as json.Marshal would, plus the newline
+// WriteJSON adds; false when a string needs escaping (the caller then uses
+// json.Marshal, so escaping rules live in one place).
+func appendOneReply(b []byte, rep oneReply) ([]byte, bool) {
+	if !plainJSON(rep.UUID) || !plainJSON(rep.Status) {
+		return b, false
+	}
+	b = append(b, `{"uuid":"`...)
+	b = append(b, rep.UUID...)
+	b = append(b, `","status":"`...)
+	b = append(b, rep.Status...)
+	b = append(b, `","outputs":[`...)
+	for i, o := range rep.Outputs {
+		if !plainJSON(o) {
+			return b, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, o...)
+		b = append(b, '"')
+	}
+	return append(b, "]}\n"...), true
+}
+
+// plainJSON reports whether json.Marshal writes s unchanged between quotes:
+// printable ASCII without the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // BatchResult reports one alert of a batch request.
