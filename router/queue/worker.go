@@ -117,9 +117,11 @@ func (q *outQueue) take(n int) (*batch, error) {
 		return nil, err
 	}
 	b.entries = make([]*entry, 0, len(raws))
+	es := make([]entry, len(raws)) // one allocation for the batch
 	var bad []*entry
-	for _, rw := range raws {
-		e := &entry{seq: rw.seq, size: int64(len(rw.val))}
+	for i, rw := range raws {
+		e := &es[i]
+		*e = entry{seq: rw.seq, size: int64(len(rw.val))}
 		var err error
 		if e.meta, err = decodeEntryMeta(rw.val); err == nil {
 			e.msg, err = decodeMessage(e.meta.msg)
@@ -162,14 +164,24 @@ func (q *outQueue) read(n int) ([]rawEntry, *batch, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var raws []rawEntry
+	raws := make([]rawEntry, 0, min(n, int(hi-lo)))
+	// Values are copied into shared arenas (one allocation per ~64 KiB
+	// rather than per entry); a full arena is replaced, never grown, so
+	// the values cut from it stay put.
+	var arena []byte
 	next := hi
 	for it.First(); it.Valid(); it.Next() {
 		if len(raws) == n {
 			next = seqOf(it.Key())
 			break
 		}
-		raws = append(raws, rawEntry{seqOf(it.Key()), append([]byte(nil), it.Value()...)})
+		v := it.Value()
+		if cap(arena)-len(arena) < len(v) {
+			arena = make([]byte, 0, max(len(v), 64<<10))
+		}
+		start := len(arena)
+		arena = append(arena, v...)
+		raws = append(raws, rawEntry{seqOf(it.Key()), arena[start:len(arena):len(arena)]})
 	}
 	if err := it.Close(); err != nil {
 		return nil, nil, err
