@@ -245,14 +245,17 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
-/* Fills the header from the current task. */
-static __always_inline void fill_header(struct scratch *s, struct task_struct *task, __u16 kind, __u16 nr)
+/* Fills the header from the current task. Syscall records (full false) skip
+ * comm and the cgroup id, two helper calls per event: comm only changes at
+ * exec (or prctl), which userspace tracks from exec records and /proc, and the
+ * cgroup comes with exec records too. */
+static __always_inline void fill_header_x(struct scratch *s, struct task_struct *task, __u16 kind, __u16 nr, bool full)
 {
 	struct event *h = &s->hdr;
 	const struct cred *cred = task->cred;
 
 	h->ts = bpf_ktime_get_boot_ns();
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = full ? bpf_get_current_cgroup_id() : 0;
 	h->ret = 0;
 	h->aux[0] = 0;
 	h->aux[1] = 0;
@@ -268,7 +271,6 @@ static __always_inline void fill_header(struct scratch *s, struct task_struct *t
 	h->gid = cred->gid.val;
 	h->euid = cred->euid.val;
 	h->egid = cred->egid.val;
-	/* loginuid exists only with CONFIG_AUDIT; unset is (u32)-1 anyway. */
 	h->loginuid = bpf_core_field_exists(task->loginuid) ? task->loginuid.val : 0xffffffff;
 	h->tty = 0;
 	h->kind = kind;
@@ -280,8 +282,17 @@ static __always_inline void fill_header(struct scratch *s, struct task_struct *t
 		h->blob_off[i] = 0;
 		h->blob_len[i] = 0;
 	}
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (full) {
+		bpf_get_current_comm(h->comm, sizeof(h->comm));
+	} else {
+		__builtin_memset(h->comm, 0, sizeof(h->comm));
+	}
 	s->off = 0;
+}
+
+static __always_inline void fill_header(struct scratch *s, struct task_struct *task, __u16 kind, __u16 nr)
+{
+	fill_header_x(s, task, kind, nr, true);
 }
 
 static __always_inline void set_blob(struct scratch *s, int blob, __u32 off, __u32 len)
@@ -703,7 +714,7 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	fill_header(s, task, KIND_SYSCALL, nr);
+	fill_header_x(s, task, KIND_SYSCALL, nr, false);
 	s->hdr.ret = ret;
 	s->hdr.args[0] = regs->di;
 	s->hdr.args[1] = regs->si;

@@ -65,7 +65,7 @@ type Event struct {
 	// Time in nanoseconds since the Unix epoch (kernel boot-time clock plus
 	// the boot time measured at Open).
 	Time     int64
-	CgroupID uint64
+	CgroupID uint64    // Fork/Exec/Exit only; 0 on syscall records (kept cheap)
 	Ret      int64     // return value (negative errno on failure); Exit: exit code
 	Args     [6]uint64 // raw syscall arguments, as passed
 	Aux      [4]int64  // decoded extras; meaning per syscall in docs/agent.md
@@ -78,7 +78,7 @@ type Event struct {
 	EGID     uint32
 	LoginUID uint32 // 4294967295 when unset
 	TTY      uint32 // controlling terminal device (Falco's proc.tty), 0 if none
-	Comm     []byte // task comm, at most 15 bytes
+	Comm     []byte // Fork/Exec/Exit: task comm, at most 15 bytes; empty on syscall records
 
 	Path  []byte // first path argument; Exec: filename as given to exec
 	Path2 []byte // second path (rename/link/symlink target side, mount dir)
