@@ -5,10 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/outputs/internal/alertjson"
 )
 
 // appendFalcoJSON appends exactly the bytes outputs.FalcoJSON would produce
@@ -25,15 +25,15 @@ func appendFalcoJSON(dst []byte, a *alert.Alert) ([]byte, error) {
 	dst = append(dst, '{')
 	if a.UUID != "" {
 		dst = append(dst, `"uuid":`...)
-		dst = appendString(dst, a.UUID)
+		dst = alertjson.AppendString(dst, a.UUID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"output":`...)
-	dst = appendString(dst, a.Output)
+	dst = alertjson.AppendString(dst, a.Output)
 	dst = append(dst, `,"priority":`...)
-	dst = appendString(dst, a.Priority.String())
+	dst = alertjson.AppendString(dst, a.Priority.String())
 	dst = append(dst, `,"rule":`...)
-	dst = appendString(dst, a.Rule)
+	dst = alertjson.AppendString(dst, a.Rule)
 	dst = append(dst, `,"time":"`...)
 	dst = a.Time.AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","output_fields":`...)
@@ -43,20 +43,20 @@ func appendFalcoJSON(dst []byte, a *alert.Alert) ([]byte, error) {
 		return append(dst[:start], b...), err
 	}
 	dst = append(dst, `,"source":`...)
-	dst = appendString(dst, a.Source)
+	dst = alertjson.AppendString(dst, a.Source)
 	if len(a.Tags) > 0 {
 		dst = append(dst, `,"tags":[`...)
 		for i, t := range a.Tags {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, t)
+			dst = alertjson.AppendString(dst, t)
 		}
 		dst = append(dst, ']')
 	}
 	if a.Hostname != "" {
 		dst = append(dst, `,"hostname":`...)
-		dst = appendString(dst, a.Hostname)
+		dst = alertjson.AppendString(dst, a.Hostname)
 	}
 	return append(dst, '}'), nil
 }
@@ -77,7 +77,7 @@ func appendFields(dst []byte, m map[string]any) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		dst = alertjson.AppendString(dst, k)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendValue(dst, m[k]); err != nil {
@@ -92,7 +92,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return appendString(dst, t), nil
+		return alertjson.AppendString(dst, t), nil
 	case bool:
 		return strconv.AppendBool(dst, t), nil
 	case json.Number:
@@ -119,59 +119,4 @@ func isPlainInt(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendString writes s as a JSON string exactly as encoding/json does:
-// HTML-safe (<, >, & as \u003c…), invalid UTF-8 as \ufffd, and U+2028 and
-// U+2029 escaped.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default: // other control characters, and <, >, &
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
