@@ -342,3 +342,33 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.cause }
+
+// Transport is the connection settings HTTP outputs share, under
+// falcosidekick's names, pointed at the fields of an output's Config.
+type Transport struct {
+	Timeout   *time.Duration
+	CheckCert *bool // falcosidekick's checkcert: false skips verification
+	MutualTLS bool
+	TLS       *TLSConfig
+}
+
+// Apply defaults the timeout, folds checkcert into the TLS settings and
+// validates them; name prefixes the errors ("webhook: ...").
+func (t Transport) Apply(name string) error {
+	if *t.Timeout == 0 {
+		*t.Timeout = DefaultTimeout
+	}
+	if *t.Timeout < 0 {
+		return fmt.Errorf("%s: timeout must be positive", name)
+	}
+	if t.CheckCert != nil && !*t.CheckCert {
+		t.TLS.InsecureSkipVerify = true
+	}
+	if t.MutualTLS && t.TLS.CertFile == "" {
+		return fmt.Errorf("%s: mutualtls needs tls.cert_file and tls.key_file", name)
+	}
+	if err := t.TLS.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}

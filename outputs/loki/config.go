@@ -101,20 +101,8 @@ func (c *Config) Validate() error {
 	if (c.User == "") != (c.APIKey == "") {
 		return errors.New("loki: user and apikey must be set together")
 	}
-	if c.Timeout == 0 {
-		c.Timeout = httpout.DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		return errors.New("loki: timeout must be positive")
-	}
-	if c.CheckCert != nil && !*c.CheckCert {
-		c.TLS.InsecureSkipVerify = true
-	}
-	if c.MutualTLS && c.TLS.CertFile == "" {
-		return errors.New("loki: mutualtls needs tls.cert_file and tls.key_file")
-	}
-	if err := c.TLS.Validate(); err != nil {
-		return fmt.Errorf("loki: %w", err)
+	if err := (httpout.Transport{Timeout: &c.Timeout, CheckCert: c.CheckCert, MutualTLS: c.MutualTLS, TLS: &c.TLS}).Apply("loki"); err != nil {
+		return err
 	}
 	return nil
 }

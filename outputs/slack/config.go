@@ -105,20 +105,8 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("slack: outputformat %q: want all, text or fields", c.OutputFormat)
 	}
-	if c.Timeout == 0 {
-		c.Timeout = httpout.DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		return errors.New("slack: timeout must be positive")
-	}
-	if c.CheckCert != nil && !*c.CheckCert {
-		c.TLS.InsecureSkipVerify = true
-	}
-	if c.MutualTLS && c.TLS.CertFile == "" {
-		return errors.New("slack: mutualtls needs tls.cert_file and tls.key_file")
-	}
-	if err := c.TLS.Validate(); err != nil {
-		return fmt.Errorf("slack: %w", err)
+	if err := (httpout.Transport{Timeout: &c.Timeout, CheckCert: c.CheckCert, MutualTLS: c.MutualTLS, TLS: &c.TLS}).Apply("slack"); err != nil {
+		return err
 	}
 	return nil
 }

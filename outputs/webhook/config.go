@@ -78,20 +78,8 @@ func (c *Config) Validate() error {
 		}
 		c.CustomHeaders[h] = strings.TrimSpace(string(b))
 	}
-	if c.Timeout == 0 {
-		c.Timeout = httpout.DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		return errors.New("webhook: timeout must be positive")
-	}
-	if c.CheckCert != nil && !*c.CheckCert {
-		c.TLS.InsecureSkipVerify = true
-	}
-	if c.MutualTLS && c.TLS.CertFile == "" {
-		return errors.New("webhook: mutualtls needs tls.cert_file and tls.key_file")
-	}
-	if err := c.TLS.Validate(); err != nil {
-		return fmt.Errorf("webhook: %w", err)
+	if err := (httpout.Transport{Timeout: &c.Timeout, CheckCert: c.CheckCert, MutualTLS: c.MutualTLS, TLS: &c.TLS}).Apply("webhook"); err != nil {
+		return err
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 8
