@@ -111,7 +111,7 @@ var eventArgs = map[string][]argSpec{
 
 // arg answers evt.arg.NAME / evt.arg[N].
 func (e *Event) arg(a fields.Arg) (string, bool) {
-	specs := eventArgs[e.name]
+	specs := e.argSpecs
 	var sp *argSpec
 	if a.Index < 0 {
 		for i := range specs {

@@ -17,12 +17,13 @@ import (
 // engine as a fields.Event. The pipeline owns one and refills it per record;
 // nothing in it outlives the record.
 type Event struct {
-	ce   *capture.Event
-	typ  fields.EventType
-	name string // typ's name, looked up once per event
-	proc *state.Process
-	fd   *state.FD
-	p    *Pipeline
+	ce       *capture.Event
+	typ      fields.EventType
+	name     string    // typ's name, looked up once per event
+	argSpecs []argSpec // typ's arguments (evt.arg.*), from the pipeline's table
+	proc     *state.Process
+	fd       *state.FD
+	p        *Pipeline
 
 	// path is the event's first path made absolute (fd.name for opens,
 	// evt.abspath); path2 the second (rename/link targets).

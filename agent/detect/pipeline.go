@@ -48,6 +48,7 @@ type Pipeline struct {
 
 	// byNr maps syscall numbers to event types, computed once.
 	byNr    [capture.MaxSyscall]fields.EventType
+	argsOf  [fields.NumEventTypes][]argSpec // eventArgs by type, resolved once
 	types   *fields.EventTypeTable
 	special struct{ execve, execveat, clone, procexit fields.EventType }
 
@@ -73,6 +74,11 @@ func New(cfg Config) *Pipeline {
 	for nr := range p.byNr {
 		if name := capture.SyscallName(nr); name != "" {
 			p.byNr[nr], _ = p.lookupType(name)
+		}
+	}
+	for name, specs := range eventArgs {
+		if t, ok := p.types.Lookup(name); ok {
+			p.argsOf[t] = specs
 		}
 	}
 	p.special.execve, _ = p.types.Lookup("execve")
@@ -138,6 +144,7 @@ func (p *Pipeline) Handle(ce *capture.Event) error {
 		ev.proc = p.process(ce)
 	}
 	ev.name = ev.typ.String()
+	ev.argSpecs = p.argsOf[ev.typ]
 	if ce.Kind == capture.KindSyscall {
 		p.beforeEval(ev)
 	}
