@@ -263,3 +263,21 @@ func BenchmarkHandleOpen(b *testing.B) {
 		p.Handle(cl)
 	}
 }
+
+func TestExecAfterForkKeepsParentEnv(t *testing.T) {
+	tab, users := host(t)
+	parent, _ := tab.Get(200)
+	parent.Env = []string{"HOME=/root", "SHELL=/bin/bash"}
+	p := New(Config{Table: tab, Users: users})
+	p.Handle(&capture.Event{Kind: capture.KindFork, TID: 700, PID: 700, PPID: 200, Aux: [4]int64{200, 200}})
+	ev := execEvent(t, 700, 200, "/usr/bin/env", 0, "env")
+	ev.Env = nul("LANNER=1")
+	p.Handle(ev)
+	if got := parent.Env; len(got) != 2 || got[0] != "HOME=/root" {
+		t.Fatalf("the child's exec changed the parent's environment: %q", got)
+	}
+	child, _ := tab.Get(700)
+	if len(child.Env) != 1 || child.Env[0] != "LANNER=1" {
+		t.Fatalf("child env = %q", child.Env)
+	}
+}

@@ -273,7 +273,8 @@ func (p *Pipeline) onExec(ce *capture.Event) *state.Process {
 	if len(ce.Cwd) > 0 {
 		proc.Cwd = string(ce.Cwd)
 	}
-	proc.Env = proc.Env[:0]
+	// A new slice: after a fork the old one is shared with the parent.
+	proc.Env = nil
 	for rest := ce.Env; len(rest) > 0; {
 		var kv []byte
 		kv, rest = capture.NextArg(rest)
