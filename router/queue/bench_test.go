@@ -189,3 +189,35 @@ func BenchmarkBacklog(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIngestWhileDelivering: 500-alert Enqueues from two goroutines
+// while the output's workers deliver to a no-op output, as a router under
+// gRPC load with a fast batch output works. The CPU per alert covers
+// enqueue, delivery and the flushes and compactions both cause.
+func BenchmarkIngestWhileDelivering(b *testing.B) {
+	s := openStore(b, b.TempDir(), 0)
+	defer s.Close()
+	out := &nopOutput{}
+	o := DefaultOutputOptions()
+	o.Concurrency, o.BatchSize = 4, 500
+	if err := s.StartOutput("bench", out, o); err != nil {
+		b.Fatal(err)
+	}
+	var ctr atomic.Int64
+	b.SetParallelism(1)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Enqueue(context.Background(), benchItems(&ctr, "bench", 500)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*500)/time.Since(start).Seconds(), "ingest-alerts/s")
+	for out.n.Load() < int64(b.N*500) {
+		time.Sleep(time.Millisecond)
+	}
+	report(b, b.N*500, start, cpu0)
+}

@@ -278,10 +278,6 @@ func (q *outQueue) commitDeadMove(seqs []uint64, sizes []int64, vals [][]byte) (
 			}
 		}
 	}
-	d.qEntries, d.qBytes = g.delta.qEntries, g.delta.qBytes
-	if err := b.Merge(q.cKey, d.encode(), nil); err != nil {
-		return 0, fmt.Errorf("queue: %w", err)
-	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("queue: commit: %w", err)
 	}

@@ -1,11 +1,9 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -135,21 +133,14 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 			seq++
 			n++
 		}
-		if err := b.Merge(g.q.cKey, g.delta.encode(), nil); err != nil {
-			return nil, fmt.Errorf("queue: %w", err)
+		if !g.q.onDisk.Load() {
+			if err := b.Set(g.q.oKey, nil, nil); err != nil {
+				return nil, fmt.Errorf("queue: %w", err)
+			}
 		}
 	}
 	if n == 0 {
 		return outcomes, nil
-	}
-	// Dedup keys are random; inserted in order, each memtable insert starts
-	// next to the previous one.
-	slices.SortFunc(dkeys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
-	for _, d := range dkeys {
-		kbuf = dedupKey(kbuf[:0], bucket, d)
-		if err := b.Set(kbuf, nil, nil); err != nil {
-			return nil, fmt.Errorf("queue: %w", err)
-		}
 	}
 	if s.gc != nil && b.Len() < groupDirectBytes {
 		err = s.gc.commit(b)
@@ -159,6 +150,12 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: commit: %w", err)
 	}
+	for _, g := range groups {
+		if g.rng != nil {
+			g.q.onDisk.Store(true)
+		}
+	}
+	s.remember(bucket, dkeys)
 	committed = true
 	return outcomes, nil
 }
@@ -311,7 +308,7 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 // seen looks the digest up in the on-disk index of one bucket.
 func (s *Store) seen(kbuf []byte, bucket uint64, digest [16]byte) (bool, error) {
 	kbuf = dedupKey(kbuf[:0], bucket, digest)
-	_, closer, err := s.db.Get(kbuf)
+	_, closer, err := s.ddb.Get(kbuf)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -473,9 +470,7 @@ func (q *outQueue) trim() {
 		}
 		err = it.Close()
 		if err == nil && d.qEntries < 0 {
-			if err = b.Merge(q.cKey, d.encode(), nil); err == nil {
-				err = b.Commit(pebble.NoSync)
-			}
+			err = b.Commit(pebble.NoSync)
 		}
 		b.Close()
 		if err != nil {

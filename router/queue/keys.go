@@ -12,15 +12,29 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// Key spaces of the one Pebble DB. Every key starts with a kind byte; the
-// per-output kinds follow with the output name and a 0x00 separator, so one
-// output's keys form one contiguous, seekable range.
+// Key spaces of the queue's Pebble DB. Every key starts with a kind byte;
+// the per-output kinds follow with the output name and a 0x00 separator, so
+// one output's keys form one contiguous, seekable range.
+//
+// Nothing but entries is written to the queue range while the router runs,
+// so with one output every flushed file holds a run of new sequence numbers
+// that overlaps no other file, and Pebble moves it down the levels instead
+// of rewriting it. That is why the counters are not updated in the DB on
+// every write (a shared counter key in every flush made each L0 compaction
+// rewrite the whole backlog): they live in memory, are saved at Close with
+// the clean-shutdown mark, and after a crash are rebuilt by one scan.
 const (
 	kindQueue   = 'q' // q name 0x00 seq(8, big endian) -> entry
 	kindDead    = 'd' // d name 0x00 seq(8)                -> dead letter
-	kindCounter = 'c' // c name 0x00                       -> counters (merge operand)
-	kindDedup   = 'u' // u bucket(8) digest(16)             -> empty
+	kindOutput  = 'o' // o name 0x00 -> the output has keys on disk; its counters after a clean Close
+	kindMeta    = 'm' // m <name>                           -> store-wide state (cleanKey)
+	kindCounter = 'c' // c name 0x00: counters in the first on-disk layout; refused by Open
+	kindDedup   = 'u' // u bucket(8) digest(16) -> empty, in the dedup index DB (dedupdb.go)
 )
+
+// cleanKey exists while the counters saved in the output keys are exact:
+// from a clean Close until the next Open.
+var cleanKey = []byte{kindMeta, 'c', 'l', 'e', 'a', 'n'}
 
 // maxNameLen bounds output names so keys stay small.
 const maxNameLen = 200
@@ -112,9 +126,8 @@ func parseID(id string) (uint64, error) {
 	return seq, nil
 }
 
-// counters is the persisted size of one output's live queue and dead
-// letters. Every write that changes them merges a delta in the same batch,
-// so they are exact after a crash and Open needs no scan of the backlog.
+// counters is the size of one output's live queue and dead letters, kept
+// in memory, saved at a clean Close and rebuilt by a scan after a crash.
 type counters struct {
 	qEntries, qBytes, dEntries, dBytes int64
 }
@@ -149,7 +162,10 @@ func (c *counters) add(o counters) {
 	c.dBytes += o.dBytes
 }
 
-// counterMerger sums counter deltas. Its name is stored in the DB.
+// counterMerger is the merge operator of the first on-disk layout, which
+// kept counters as merge operands. Pebble refuses to open a DB without the
+// merger named in it, so it stays registered: Open can then name the
+// problem (kindCounter keys) instead of failing inside Pebble.
 func counterMerger() *pebble.Merger {
 	return &pebble.Merger{
 		Name: "lanner.queue.counters.v1",

@@ -17,6 +17,7 @@ type metrics struct {
 	depth, bytes                                        *prometheus.GaugeVec
 	latency                                             *prometheus.HistogramVec
 	enqueue                                             prometheus.Histogram
+	dedupErrors                                         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,9 +49,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Duration of Enqueue calls, including the fsync.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		dedupErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_dedup_index_errors_total", Help: "Failed writes to the uuid dedup index (the alerts were queued; resends of them may be delivered twice)."}),
 	}
 	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
-		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue} {
+		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -109,8 +109,10 @@ type outQueue struct {
 	name    string
 	qPrefix []byte
 	dPrefix []byte
-	cKey    []byte
-	m       outMetrics
+	oKey    []byte // marks the output as present on disk; holds its counters after a clean Close
+	// onDisk: oKey is written. Set by load or by the first committed Enqueue.
+	onDisk atomic.Bool
+	m      outMetrics
 
 	// mu guards allocation, bounds and counters.
 	mu        sync.Mutex
@@ -156,7 +158,7 @@ func (s *Store) newOutQueue(name string) *outQueue {
 		name:        name,
 		qPrefix:     prefixKey(kindQueue, name),
 		dPrefix:     prefixKey(kindDead, name),
-		cKey:        prefixKey(kindCounter, name),
+		oKey:        prefixKey(kindOutput, name),
 		m:           s.m.forOutput(name),
 		opts:        DefaultOutputOptions(),
 		inDedup:     map[string]struct{}{},
@@ -170,11 +172,11 @@ func (s *Store) newOutQueue(name string) *outQueue {
 // sequence as ID).
 func (q *outQueue) recover(c counters) error {
 	q.depth, q.bytes, q.dDepth, q.dBytes = c.qEntries, c.qBytes, c.dEntries, c.dBytes
-	first, last, err := q.bounds(q.qPrefix)
+	first, last, err := q.bounds(q.qPrefix, prefixEnd(q.qPrefix))
 	if err != nil {
 		return err
 	}
-	_, dLast, err := q.bounds(q.dPrefix)
+	_, dLast, err := q.bounds(q.dPrefix, prefixEnd(q.dPrefix))
 	if err != nil {
 		return err
 	}
@@ -190,9 +192,10 @@ func (q *outQueue) recover(c counters) error {
 	return nil
 }
 
-// bounds returns the first and last sequence under prefix, 0 when empty.
-func (q *outQueue) bounds(prefix []byte) (first, last uint64, err error) {
-	it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+// bounds returns the first and last sequence in [prefix, upper), 0 when
+// empty.
+func (q *outQueue) bounds(prefix, upper []byte) (first, last uint64, err error) {
+	it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -344,4 +347,29 @@ func (s *Store) Stats(name string) OutputStats {
 		st.LastError = *e
 	}
 	return st
+}
+
+// scanCounters counts the output's entries and dead letters on disk: after
+// a crash the counters saved at the last clean Close are stale. It reads
+// the whole backlog once (about a second per million alerts from the page
+// cache).
+func (q *outQueue) scanCounters() (counters, error) {
+	var c counters
+	for _, r := range []struct {
+		prefix []byte
+		n, b   *int64
+	}{{q.qPrefix, &c.qEntries, &c.qBytes}, {q.dPrefix, &c.dEntries, &c.dBytes}} {
+		it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: r.prefix, UpperBound: prefixEnd(r.prefix)})
+		if err != nil {
+			return c, err
+		}
+		for it.First(); it.Valid(); it.Next() {
+			*r.n++
+			*r.b += int64(len(it.Value()))
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }

@@ -1,8 +1,9 @@
 // Package queue is lanner-router's durable, per-output delivery queue.
 //
-// One Pebble DB holds every output's queue, its dead letters, a uuid dedup
-// index and persisted counters, so that one atomic, fsync'd batch enqueues an
-// alert for all the outputs it routes to. Each started output has its own
+// One Pebble DB holds every output's queue, its dead letters and persisted
+// counters, so that one atomic, fsync'd batch enqueues an alert for all the
+// outputs it routes to. The uuid dedup index lives in a second, unsynced
+// Pebble DB next to it (see dedupDB). Each started output has its own
 // workers that pull batches from disk, send them once through
 // outputs.Output, retry with backoff and move what cannot be delivered to the
 // output's dead letters. Delivery is at-least-once: an entry leaves the queue
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -65,6 +67,7 @@ type Options struct {
 // Store is the queue of every output. It is safe for concurrent use.
 type Store struct {
 	db     *pebble.DB
+	ddb    *pebble.DB // dedup index; nil when dedup is off
 	log    *slog.Logger
 	m      *metrics
 	window time.Duration // dedup window; <= 0: off
@@ -78,8 +81,9 @@ type Store struct {
 	mu   sync.Mutex
 	outs map[string]*outQueue
 
-	filter *dedupFilter
-	gc     *committer // nil: commit directly
+	filter       *dedupFilter
+	lastDedupLog atomic.Int64
+	gc           *committer // nil: commit directly
 
 	stopSweep context.CancelFunc
 	sweepDone chan struct{}
@@ -126,8 +130,14 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
 		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory)}
+	if s.window > 0 {
+		if s.ddb, err = openDedupDB(dedupDir(o.Dir), o, log); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("queue: open dedup index: %w", err)
+		}
+	}
 	if err := s.load(); err != nil {
-		_ = db.Close()
+		s.closeDBs()
 		return nil, fmt.Errorf("queue: recover: %w", err)
 	}
 	if o.GroupCommit {
@@ -194,7 +204,17 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 
 // load rebuilds the in-memory state of every output found on disk.
 func (s *Store) load() error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindCounter}, UpperBound: []byte{kindCounter + 1}})
+	if old, err := s.hasKeys(kindCounter); err != nil || old {
+		if err == nil {
+			err = errors.New("the directory holds a queue in the first on-disk layout (before the dedup index moved out); deliver or move it away with the Lanner version that wrote it")
+		}
+		return err
+	}
+	clean, err := s.has(cleanKey)
+	if err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindOutput}, UpperBound: []byte{kindOutput + 1}})
 	if err != nil {
 		return err
 	}
@@ -202,20 +222,76 @@ func (s *Store) load() error {
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		name := string(k[1 : len(k)-1])
-		c, err := decodeCounters(it.Value())
-		if err != nil {
-			return fmt.Errorf("output %q: %w", name, err)
-		}
 		q := s.newOutQueue(name)
+		c, err := decodeCounters(it.Value())
+		if !clean || err != nil {
+			// Not closed cleanly (or closed before anything was saved):
+			// count what is on disk.
+			if c, err = q.scanCounters(); err != nil {
+				return fmt.Errorf("output %q: count entries: %w", name, err)
+			}
+		}
 		if err := q.recover(c); err != nil {
 			return fmt.Errorf("output %q: %w", name, err)
 		}
+		q.onDisk.Store(true)
 		s.outs[name] = q
 	}
 	if err := it.Error(); err != nil {
 		return err
 	}
+	if clean {
+		// From now on the saved counters go stale: a crash must rescan.
+		if err := s.db.Delete(cleanKey, pebble.Sync); err != nil {
+			return err
+		}
+	}
 	return s.loadDedup()
+}
+
+// has reports whether key exists.
+func (s *Store) has(key []byte) (bool, error) {
+	_, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}
+
+// saveCounters writes every output's counters and the clean mark in one
+// synced batch. Close calls it once nothing else writes.
+func (s *Store) saveCounters() error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, name := range s.Outputs() {
+		q := s.lookup(name)
+		if q == nil || !q.onDisk.Load() {
+			continue
+		}
+		q.mu.Lock()
+		c := counters{q.depth, q.bytes, q.dDepth, q.dBytes}
+		q.mu.Unlock()
+		if err := b.Set(q.oKey, c.encode(), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Set(cleanKey, nil, nil); err != nil {
+		return err
+	}
+	return b.Commit(pebble.Sync)
+}
+
+// hasKeys reports whether any key of the given kind exists.
+func (s *Store) hasKeys(kind byte) (bool, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
+	if err != nil {
+		return false, err
+	}
+	found := it.First()
+	return found, errors.Join(it.Error(), it.Close())
 }
 
 // loadDedup fills the in-memory filter from the live dedup buckets.
@@ -223,7 +299,7 @@ func (s *Store) loadDedup() error {
 	if s.window <= 0 {
 		return nil
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dedupBucketKey(s.oldestBucket(time.Now())), UpperBound: []byte{kindDedup + 1}})
+	it, err := s.ddb.NewIter(&pebble.IterOptions{LowerBound: dedupBucketKey(s.oldestBucket(time.Now())), UpperBound: []byte{kindDedup + 1}})
 	if err != nil {
 		return err
 	}
@@ -306,13 +382,27 @@ func (s *Store) Close() error {
 	if s.gc != nil {
 		s.gc.stop()
 	}
+	if err := s.saveCounters(); err != nil {
+		// The next Open counts the entries instead.
+		s.log.Warn("queue: saving counters on close failed", "err", err)
+	}
 	if err := s.db.Flush(); err != nil {
 		s.log.Warn("queue flush on close failed", "err", err)
 	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("queue: close: %w", err)
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.ddb != nil {
+		if err := s.ddb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("queue: close dedup index: %w", err))
+		}
 	}
-	return nil
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("queue: close: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // begin guards a DB operation against a concurrent Close.
@@ -349,7 +439,7 @@ func (s *Store) sweepDedup(ctx context.Context) {
 		if err := s.begin(); err != nil {
 			return
 		}
-		err := s.db.DeleteRange(dedupBucketKey(0), dedupBucketKey(oldest), pebble.NoSync)
+		err := s.ddb.DeleteRange(dedupBucketKey(0), dedupBucketKey(oldest), pebble.NoSync)
 		s.end()
 		s.filter.expire(oldest)
 		if err != nil {

@@ -628,33 +628,13 @@ func metricValue(m prometheus.Metric) float64 {
 	return d.Gauge.GetValue()
 }
 
-// assertCounters checks the persisted counters against a scan of the keys.
+// assertCounters checks the in-memory counters against a scan of the keys.
 func assertCounters(t *testing.T, s *Store, name string) {
 	t.Helper()
 	q := s.lookup(name)
-	var want counters
-	for _, p := range []struct {
-		prefix []byte
-		n, b   *int64
-	}{{q.qPrefix, &want.qEntries, &want.qBytes}, {q.dPrefix, &want.dEntries, &want.dBytes}} {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p.prefix, UpperBound: prefixEnd(p.prefix)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for it.First(); it.Valid(); it.Next() {
-			*p.n++
-			*p.b += int64(len(it.Value()))
-		}
-		it.Close()
-	}
-	v, closer, err := s.db.Get(q.cKey)
+	want, err := q.scanCounters()
 	if err != nil {
 		t.Fatal(err)
-	}
-	got, err := decodeCounters(v)
-	closer.Close()
-	if err != nil || got != want {
-		t.Fatalf("persisted counters %+v, scan %+v (%v)", got, want, err)
 	}
 	q.mu.Lock()
 	mem := counters{q.depth, q.bytes, q.dDepth, q.dBytes}
@@ -745,5 +725,79 @@ func TestDedupFilterSaturated(t *testing.T) {
 	}
 	if got := enqueue(t, s, "a", "s1", "s3"); fmt.Sprint(got) != "[duplicate queued]" {
 		t.Fatalf("second: %v", got)
+	}
+}
+
+// The counters are saved by a clean Close and rebuilt by a scan after a
+// crash; either way a restart sees the same depth and dead letters.
+func TestCountersAcrossCleanCloseAndCrash(t *testing.T) {
+	sk := newSink(t, func(int, []string) (int, http.Header, string) { return 422, nil, "" })
+	dir := t.TempDir()
+	s := openStore(t, dir, 0)
+	enqueue(t, s, "out", uuids("dead", 3)...)
+	if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), fastOpts()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "3 dead letters", func() bool { return s.Stats("out").DeadLetters == 3 })
+	if err := s.StopOutput(context.Background(), "out"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, "out", uuids("live", 5)...)
+	enqueue(t, s, "other", uuids("o", 2)...)
+	want := map[string]OutputStats{"out": s.Stats("out"), "other": s.Stats("other")}
+	check := func(s *Store, when string) {
+		t.Helper()
+		for name, w := range want {
+			got := s.Stats(name)
+			if got.Depth != w.Depth || got.Bytes != w.Bytes || got.DeadLetters != w.DeadLetters {
+				t.Fatalf("%s, %s: depth %d bytes %d dead %d, want %d %d %d", when, name,
+					got.Depth, got.Bytes, got.DeadLetters, w.Depth, w.Bytes, w.DeadLetters)
+			}
+			assertCounters(t, s, name)
+		}
+	}
+	if want["out"].Depth != 5 || want["out"].DeadLetters != 3 {
+		t.Fatalf("before restart: %+v", want["out"])
+	}
+
+	// Clean: the saved counters are used and the mark is spent.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, 0)
+	check(s, "after a clean close")
+	if ok, err := s.has(cleanKey); err != nil || ok {
+		t.Fatalf("clean mark still there after Open (%v)", err)
+	}
+
+	// Crash: the process dies with the DB open (Pebble closed without
+	// the counters saved, as a kill would leave it), then a scan counts.
+	enqueue(t, s, "out", uuids("more", 4)...)
+	want["out"] = s.Stats("out")
+	s.stopSweep()
+	<-s.sweepDone
+	if err := s.closeDBs(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, 0)
+	defer s.Close()
+	check(s, "after a crash")
+	if got := s.Stats("out").Depth; got != 9 {
+		t.Fatalf("depth %d after crash, want 9", got)
+	}
+}
+
+func TestOpenRefusesFirstLayout(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, 0)
+	if err := s.db.Set(append([]byte{kindCounter}, "out\x00"...), counters{}.encode(), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "first on-disk layout") {
+		t.Fatalf("Open = %v, want the layout named", err)
 	}
 }

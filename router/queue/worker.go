@@ -256,11 +256,6 @@ func (q *outQueue) settle(st settlement) error {
 			return err
 		}
 	}
-	if d != (counters{}) {
-		if err := wb.Merge(q.cKey, d.encode(), nil); err != nil {
-			return err
-		}
-	}
 	// No fsync: if these writes are lost in a crash, the entries are simply
 	// delivered again (at-least-once).
 	if err := wb.Commit(pebble.NoSync); err != nil {
