@@ -6,6 +6,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"github.com/lannerhq/lanner/agent/capture"
@@ -93,4 +94,19 @@ func problemsError(problems []loader.Problem) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// logHooks reports how the selected syscalls are hooked: a syscall without a
+// tracepoint of its own makes every syscall of every process run the capture
+// program, which is worth knowing.
+func logHooks(log *slog.Logger, h capture.HookReport) {
+	names := func(nrs []int) []string {
+		out := make([]string, len(nrs))
+		for i, nr := range nrs {
+			out[i] = capture.SyscallName(nr)
+		}
+		return out
+	}
+	log.Info("syscall hooks", "tracepoints", len(h.Tracepoints),
+		"all_syscalls_hook", names(h.AllSyscalls), "skipped_unimplemented", names(h.Skipped))
 }

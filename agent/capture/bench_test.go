@@ -11,9 +11,10 @@ import (
 )
 
 // BenchmarkOpenClose times an open/close loop of /dev/null in this process:
-// bare, with the programs attached but the syscalls not selected (cost of the
-// tracepoints and the filter check), and captured (openat+close selected,
-// every event read and decoded by a concurrent Read).
+// bare, with tp_btf/sys_exit attached but the syscalls not selected (cost of
+// a program run on every syscall and the filter check), and captured
+// (openat+close selected, every event read and decoded by a concurrent Read)
+// through their own tracepoints and through tp_btf/sys_exit.
 func BenchmarkOpenClose(b *testing.B) {
 	// Wall time on a shared machine is mostly scheduling noise, so the
 	// loop also reports the CPU time its thread used (user+sys) per op.
@@ -38,14 +39,16 @@ func BenchmarkOpenClose(b *testing.B) {
 	b.Run("bare", loop)
 	for _, bc := range []struct {
 		name     string
+		hook     Hook
 		syscalls []string
 	}{
-		{"attached", nil},
-		{"captured", []string{"openat", "close"}},
+		{"attached", HookAllSyscalls, nil},
+		{"captured", HookAuto, []string{"openat", "close"}},
+		{"captured-allhook", HookAllSyscalls, []string{"openat", "close"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			requireRoot(b)
-			c, err := Open(Config{IncludeSelf: true})
+			c, err := Open(Config{IncludeSelf: true, Hook: bc.hook})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -61,11 +64,15 @@ func BenchmarkOpenClose(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- c.Read(ctx, func(*Event) error { return nil }) }()
+			prog := c.objs.LannerSysExitTp
+			if bc.hook == HookAllSyscalls {
+				prog = c.objs.LannerSysExit
+			}
 			before, _ := c.Stats()
-			p0, _ := c.objs.LannerSysExit.Stats()
+			p0, _ := prog.Stats()
 			loop(b)
 			b.StopTimer()
-			p1, _ := c.objs.LannerSysExit.Stats()
+			p1, _ := prog.Stats()
 			after, _ := c.Stats()
 			cancel()
 			<-done

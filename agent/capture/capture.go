@@ -14,7 +14,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -45,7 +44,17 @@ type Config struct {
 	// NoLifecycle stops fork/exec/exit events unless their syscalls are in
 	// the filter.
 	NoLifecycle bool
-	Logger      *slog.Logger
+	// Hook chooses how syscall exits are hooked; the default (HookAuto)
+	// uses per-syscall tracepoints where the kernel has them.
+	Hook Hook
+	// SkipUnimplemented leaves out selected syscalls that this kernel does
+	// not implement (they only ever fail with ENOSYS, e.g. init_module on
+	// a kernel without module support): they have no tracepoint, so
+	// capturing their attempts takes tp_btf/sys_exit, which runs for every
+	// syscall of every process. Off by default: Falco reports such
+	// attempts, and a rule can match them.
+	SkipUnimplemented bool
+	Logger            *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -76,6 +85,9 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Hook != HookAuto && c.Hook != HookAllSyscalls {
+		return fmt.Errorf("capture: unknown Hook %d", int(c.Hook))
+	}
 	return nil
 }
 
@@ -86,15 +98,17 @@ type Capture struct {
 	log        *slog.Logger
 	objs       bpf.LannerObjects
 	ringMaps   []*ebpf.Map
-	readers    []*ringbuf.Reader
+	rings      []*ring
 	links      []link.Link
 	bootOffset int64
 
 	epfd   int
 	wakefd int // eventfd: interrupts the reader's epoll_wait on Close/cancel
 
-	filterMu sync.Mutex
-	filter   [MaxSyscall]bool
+	filterMu  sync.Mutex
+	filter    [MaxSyscall]bool
+	hooks     hooks // syscall-exit links, guarded by filterMu
+	allHooked [MaxSyscall]bool
 
 	readMu    sync.Mutex // one reader at a time
 	drain     *drain     // Read's merge state, guarded by readMu
@@ -122,6 +136,7 @@ func Open(cfg Config) (*Capture, error) {
 		closed:   make(chan struct{}),
 		detached: make(chan error, 1),
 		stop:     make(chan struct{}),
+		hooks:    hooks{sys: map[int]link.Link{}, hasTP: map[int]bool{}},
 	}
 	ready := make(chan error, 1)
 	go c.own(ready)
@@ -207,24 +222,32 @@ func (c *Capture) load() error {
 		if err := c.objs.Rings.Put(uint32(i), m); err != nil {
 			return fmt.Errorf("capture: install ring %d: %w", i, err)
 		}
-		r, err := ringbuf.NewReader(m)
+		r, err := newRing(m.FD(), c.cfg.RingSize)
 		if err != nil {
-			return fmt.Errorf("capture: ring reader %d: %w", i, err)
+			return fmt.Errorf("capture: ring %d: %w", i, err)
 		}
-		// Readers never block: the drain loop waits on its own epoll.
-		r.SetDeadline(time.Unix(1, 0))
-		c.readers = append(c.readers, r)
+		c.rings = append(c.rings, r)
 		if err := c.epollAdd(m.FD()); err != nil {
 			return err
 		}
 	}
 
+	if c.cfg.Hook == HookAuto {
+		if c.hooks.tracefs, err = findTracefs(); err != nil {
+			c.log.Warn("capture: no per-syscall tracepoints, every syscall runs the capture program", "err", err)
+		}
+		if c.cfg.SkipUnimplemented {
+			if c.hooks.unimpl, err = unimplementedSyscalls(); err != nil {
+				c.log.Warn("capture: cannot tell which syscalls this kernel lacks", "err", err)
+			}
+		}
+	}
+	c.bootOffset = bootOffset()
 	if err := c.SetSyscalls(c.cfg.Syscalls); err != nil {
 		return err
 	}
-	c.bootOffset = bootOffset()
 
-	for _, p := range c.programs() {
+	for _, p := range c.lifecyclePrograms() {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
 			return fmt.Errorf("capture: attach %s: %w", p, err)
@@ -247,15 +270,15 @@ func (c *Capture) epollAdd(fd int) error {
 // unload detaches the programs first (no new events), then frees readers,
 // rings and objects. It returns the first error.
 func (c *Capture) unload() error {
-	var errs []error
+	errs := []error{c.hooks.closeAll()}
 	for _, l := range c.links {
 		errs = append(errs, l.Close())
 	}
 	c.links = nil
-	for _, r := range c.readers {
-		errs = append(errs, r.Close())
+	for _, r := range c.rings {
+		errs = append(errs, r.close())
 	}
-	c.readers = nil
+	c.rings = nil
 	for _, m := range c.ringMaps {
 		errs = append(errs, m.Close())
 	}
@@ -298,13 +321,36 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 		return ErrClosed
 	default:
 	}
+	// New tracepoints are attached before the filter selects their
+	// syscalls and old ones detached after it deselects them, so that a
+	// syscall in both sets is never missed.
 	keys := make([]uint32, MaxSyscall)
 	vals := make([]uint32, MaxSyscall)
+	needAll := false
 	for i := range MaxSyscall {
 		keys[i] = uint32(i)
-		if want[i] {
-			vals[i] = 1
+		if !want[i] {
+			continue
 		}
+		vals[i] = uint32(bpf.LannerFilterBitFILTER_SELECTED)
+		if c.cfg.Hook == HookAuto && c.hooks.hasTracepoint(i) {
+			err := c.attachTracepoint(i)
+			if err == nil {
+				continue
+			}
+			c.log.Warn("capture: syscall tracepoint unusable, using tp_btf/sys_exit", "syscall", SyscallName(i), "err", err)
+		} else if c.hooks.tracefs != "" && c.hooks.unimpl[SyscallName(i)] {
+			continue // SkipUnimplemented: ENOSYS attempts go unreported
+		}
+		vals[i] |= uint32(bpf.LannerFilterBitFILTER_ALL_HOOK)
+		needAll = true
+	}
+	if needAll && c.hooks.all == nil {
+		l, err := link.AttachTracing(link.TracingOptions{Program: c.objs.LannerSysExit})
+		if err != nil {
+			return fmt.Errorf("capture: attach %s: %w", c.objs.LannerSysExit, err)
+		}
+		c.hooks.all = l
 	}
 	if _, err := c.objs.SyscallFilter.BatchUpdate(keys, vals, nil); err != nil {
 		// Older kernels lack batch ops on arrays: fall back to one by one.
@@ -314,8 +360,66 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 			}
 		}
 	}
+	for i := range MaxSyscall {
+		c.allHooked[i] = vals[i]&uint32(bpf.LannerFilterBitFILTER_ALL_HOOK) != 0
+	}
+	var errs []error
+	for nr, l := range c.hooks.sys {
+		if vals[nr]&uint32(bpf.LannerFilterBitFILTER_ALL_HOOK) == 0 && want[nr] {
+			continue
+		}
+		errs = append(errs, l.Close())
+		delete(c.hooks.sys, nr)
+	}
+	if !needAll && c.hooks.all != nil {
+		errs = append(errs, c.hooks.all.Close())
+		c.hooks.all = nil
+	}
 	c.filter = want
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("capture: detach syscall hooks: %w", err)
+	}
 	return nil
+}
+
+// attachTracepoint attaches the capture program to syscall nr's exit
+// tracepoint, unless it is attached already.
+func (c *Capture) attachTracepoint(nr int) error {
+	if _, ok := c.hooks.sys[nr]; ok {
+		return nil
+	}
+	l, err := link.Tracepoint("syscalls", tracepointOf(nr), c.objs.LannerSysExitTp, nil)
+	if err != nil {
+		return err
+	}
+	c.hooks.sys[nr] = l
+	return nil
+}
+
+// HookReport says how the selected syscalls are hooked.
+type HookReport struct {
+	Tracepoints []int // by their own syscalls:sys_exit_<name> tracepoint
+	AllSyscalls []int // by tp_btf/sys_exit, which then runs for every syscall
+	Skipped     []int // not implemented by this kernel (SkipUnimplemented)
+}
+
+// Hooks reports how the selected syscalls are hooked.
+func (c *Capture) Hooks() HookReport {
+	c.filterMu.Lock()
+	defer c.filterMu.Unlock()
+	var r HookReport
+	for nr, on := range c.filter {
+		switch {
+		case !on:
+		case c.hooks.sys[nr] != nil:
+			r.Tracepoints = append(r.Tracepoints, nr)
+		case c.hooks.all != nil && c.allHooked[nr]:
+			r.AllSyscalls = append(r.AllSyscalls, nr)
+		default:
+			r.Skipped = append(r.Skipped, nr)
+		}
+	}
+	return r
 }
 
 // SetSyscallNames is SetSyscalls by Falco event type name ("openat",
@@ -355,7 +459,7 @@ func (c *Capture) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.wake()
-		// Wait for a running Read to leave before the readers go away.
+		// Wait for a running Read to leave before the rings go away.
 		c.readMu.Lock()
 		c.filterMu.Lock()
 		close(c.stop)
@@ -372,15 +476,16 @@ func (c *Capture) wake() {
 	_, _ = unix.Write(c.wakefd, one[:])
 }
 
-// programs lists every program, in attach order.
-func (c *Capture) programs() []*ebpf.Program {
-	return []*ebpf.Program{c.objs.LannerSysExit, c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit}
+// lifecyclePrograms are the programs attached for the whole life of a
+// Capture, in attach order (the syscall-exit ones follow the filter).
+func (c *Capture) lifecyclePrograms() []*ebpf.Program {
+	return []*ebpf.Program{c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit}
 }
 
-// progIDs returns the kernel ids of the attached programs (tests).
+// progIDs returns the kernel ids of every program (tests).
 func (c *Capture) progIDs() []ebpf.ProgramID {
 	var ids []ebpf.ProgramID
-	for _, p := range c.programs() {
+	for _, p := range append(c.lifecyclePrograms(), c.objs.LannerSysExit, c.objs.LannerSysExitTp) {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, id)

@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/lannerhq/lanner/bpf"
@@ -40,14 +38,14 @@ func (c *Capture) Read(ctx context.Context, fn func(*Event) error) error {
 	if c.drain == nil {
 		c.drain = &drain{
 			c:       c,
-			recs:    make([]ringbuf.Record, len(c.readers)),
-			pending: make([]bool, len(c.readers)),
+			recs:    make([][]byte, len(c.rings)),
+			pending: make([]bool, len(c.rings)),
 		}
 	}
 	d := c.drain
 	d.fn = fn
 	defer func() { d.fn = nil }()
-	events := make([]unix.EpollEvent, len(c.readers)+1)
+	events := make([]unix.EpollEvent, len(c.rings)+1)
 	timeout := int(c.cfg.FlushInterval / time.Millisecond)
 	if timeout < 1 {
 		timeout = 1
@@ -81,29 +79,39 @@ func (c *Capture) Read(ctx context.Context, fn func(*Event) error) error {
 // drain is the state of one Read loop: one pending record per ring.
 type drain struct {
 	c       *Capture
-	recs    []ringbuf.Record
+	recs    [][]byte // views of the rings' memory (see ring)
 	pending []bool
 	ev      Event
 	fn      func(*Event) error
 }
 
+// releaseBytes is how much a ring's reader consumes before it gives the
+// space back in the middle of a long drain (it always does at the end).
+const releaseBytes = 256 << 10
+
 // round delivers records oldest first until every ring is empty. Before each
-// pick it takes a record from every ring without one pending (an atomic load
-// when the ring is empty), so that a record another CPU committed before the
-// one being delivered (a fork before the child's exec) is not overtaken.
-// It returns how many events it delivered.
-func (d *drain) round() (int, error) {
-	delivered := 0
+// pick it takes a record from every ring without one pending (a local check
+// while the ring's last producer snapshot lasts, then one atomic load), so
+// that a record another CPU committed before the one being delivered (a fork
+// before the child's exec) is not overtaken. It returns how many events it
+// delivered; consumed space goes back to the producers in batches.
+func (d *drain) round() (delivered int, err error) {
+	rings := d.c.rings
+	defer func() {
+		for _, r := range rings {
+			r.release()
+		}
+	}()
 	for {
-		for i := range d.recs {
+		for i, r := range rings {
 			if d.pending[i] {
 				continue
 			}
-			ok, err := d.next(i)
+			rec, ok, err := r.next()
 			if err != nil {
-				return delivered, err
+				return delivered, fmt.Errorf("capture: read ring %d: %w", i, err)
 			}
-			d.pending[i] = ok
+			d.recs[i], d.pending[i] = rec, ok
 		}
 		best := -1
 		var bestTs uint64
@@ -112,7 +120,7 @@ func (d *drain) round() (int, error) {
 				continue
 			}
 			var ts uint64
-			if raw := d.recs[i].RawSample; len(raw) >= offTs+8 {
+			if raw := d.recs[i]; len(raw) >= offTs+8 {
 				ts = binary.LittleEndian.Uint64(raw[offTs:])
 			}
 			if best < 0 || ts < bestTs {
@@ -123,34 +131,22 @@ func (d *drain) round() (int, error) {
 			return delivered, nil
 		}
 		d.pending[best] = false
-		if err := d.ev.decode(d.recs[best].RawSample, d.c.bootOffset); err != nil {
+		r := rings[best]
+		var fnErr error
+		if err := d.ev.decode(d.recs[best], d.c.bootOffset); err != nil {
 			d.c.decodeErrs.Add(1)
-			continue
+		} else {
+			d.c.delivered.Add(1)
+			delivered++
+			fnErr = d.fn(&d.ev)
 		}
-		d.c.delivered.Add(1)
-		delivered++
-		if err := d.fn(&d.ev); err != nil {
-			return delivered, err
+		r.finish()
+		if r.done-r.published >= releaseBytes {
+			r.release()
 		}
-	}
-}
-
-// next reads one record from ring i without blocking.
-func (d *drain) next(i int) (bool, error) {
-	r := d.c.readers[i]
-	if r.AvailableBytes() == 0 {
-		return false, nil
-	}
-	err := r.ReadInto(&d.recs[i])
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return false, nil
-	case errors.Is(err, os.ErrClosed):
-		return false, ErrClosed
-	default:
-		return false, fmt.Errorf("capture: read ring %d: %w", i, err)
+		if fnErr != nil {
+			return delivered, fnErr
+		}
 	}
 }
 

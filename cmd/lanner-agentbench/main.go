@@ -37,6 +37,8 @@ func main() {
 		rounds   = flag.Int("rounds", 5, "timed rounds per workload and phase (the median is reported)")
 		scale    = flag.Float64("scale", 1, "multiply every workload's iteration count")
 		agentBin = flag.String("agent", "", "lanner-agent binary (default: build ./cmd/lanner-agent)")
+		agentArg = flag.String("agent-args", "", "extra arguments for lanner-agent run, space-separated")
+		floor    = flag.Bool("floor", false, "instead: measure the cost of each way of hooking syscall exit on the open/read/close loop")
 	)
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -64,33 +66,44 @@ func main() {
 	}
 	go acceptLoop(lis)
 	addr := lis.Addr().String()
-	target := filepath.Join(os.TempDir(), "lanner-agentbench-file")
-	if err := os.WriteFile(target, []byte("lanner\n"), 0o644); err != nil {
+	f, err := os.CreateTemp("", "lanner-agentbench-file-*")
+	if err != nil {
 		log.Fatal(err)
 	}
+	target := f.Name()
 	defer os.Remove(target)
+	if _, err := f.WriteString("lanner\n"); err != nil {
+		log.Fatal(err)
+	}
+	f.Close()
 	n := func(base int) int { return max(1, int(float64(base)*(*scale))) }
+	if *floor {
+		if err := runFloor(target, n(200000), *rounds); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	workloads := []workload{
 		{"open/read/close", n(200000), func(n int) error { return openLoop(target, n) }},
 		{"fork+exec", n(2000), func(n int) error { return execLoop(n) }},
 		{"connect", n(10000), func(n int) error { return connectLoop(addr, n) }},
 	}
 
-	fmt.Printf("lanner-agentbench: %d rounds per phase, rules: %s\n", *rounds, strings.Join(files, ", "))
-	before := measureAll(workloads, *rounds)
+	fmt.Printf("lanner-agentbench: %d rounds per phase, rules: %s, agent args: %q\n", *rounds, strings.Join(files, ", "), *agentArg)
+	before, beforeCPU := measureAll(workloads, *rounds)
 
-	agent, err := startAgent(bin, rules)
+	agent, err := startAgent(bin, rules, strings.Fields(*agentArg))
 	if err != nil {
 		log.Fatal(err)
 	}
 	cpu0, _ := procCPU(agent.pid)
-	with := measureAll(workloads, *rounds)
+	with, withCPU := measureAll(workloads, *rounds)
 	cpu1, _ := procCPU(agent.pid)
 	metrics, _ := scrape(agent.metrics)
 	hwm, _ := procHWM(agent.pid)
 	agent.stop()
 
-	after := measureAll(workloads, *rounds)
+	after, afterCPU := measureAll(workloads, *rounds)
 
 	fmt.Println()
 	fmt.Printf("%-18s %14s %14s %14s %10s\n", "workload", "without (ns/op)", "with (ns/op)", "without again", "slowdown")
@@ -100,27 +113,56 @@ func main() {
 		fmt.Printf("%-18s %14d %14d %14d %9.1f%%\n", w.name, before[i], with[i], after[i], slow)
 	}
 	fmt.Println()
+	fmt.Println("the same, in CPU time of the workload (user+system, children included; steadier on a shared machine):")
+	fmt.Printf("%-18s %14s %14s %14s %10s\n", "workload", "without (ns/op)", "with (ns/op)", "without again", "slowdown")
+	for i, w := range workloads {
+		base := (beforeCPU[i] + afterCPU[i]) / 2
+		slow := 100 * (float64(withCPU[i]) - float64(base)) / float64(base)
+		fmt.Printf("%-18s %14d %14d %14d %9.1f%%\n", w.name, beforeCPU[i], withCPU[i], afterCPU[i], slow)
+	}
+	fmt.Println()
 	fmt.Printf("agent events evaluated: %.0f   kernel events seen: %.0f   dropped: %.0f (ring full %.0f, no ring %.0f)\n",
 		metrics["lanner_agent_events_total"], metrics["seen"], metrics["dropped"], metrics["ring_full"], metrics["no_ring"])
 	fmt.Printf("agent alerts: %.0f   alerts dropped: %.0f\n", metrics["lanner_agent_alerts_total"], metrics["lanner_agent_alerts_dropped_total"])
 	fmt.Printf("agent CPU during the measured phase: %.2fs   peak RSS: %.1f MiB\n", (cpu1 - cpu0).Seconds(), float64(hwm)/1024)
 }
 
-func measureAll(ws []workload, rounds int) []int64 {
-	out := make([]int64, len(ws))
+// measureAll times each workload: the median over rounds of the wall time
+// and of the CPU time (user+system of this process and its children, so an
+// exec loop counts its children) per iteration. On a shared machine the
+// CPU time is the steadier figure: it leaves out waiting for a CPU.
+func measureAll(ws []workload, rounds int) (wall, cpu []int64) {
+	wall = make([]int64, len(ws))
+	cpu = make([]int64, len(ws))
 	for i, w := range ws {
-		var times []int64
+		var times, cpus []int64
 		for r := 0; r < rounds; r++ {
+			c0 := processCPU()
 			start := time.Now()
 			if err := w.run(w.n); err != nil {
 				log.Fatalf("%s: %v", w.name, err)
 			}
 			times = append(times, time.Since(start).Nanoseconds()/int64(w.n))
+			cpus = append(cpus, (processCPU()-c0)/int64(w.n))
 		}
-		sort.Slice(times, func(a, b int) bool { return times[a] < times[b] })
-		out[i] = times[len(times)/2]
+		wall[i] = medianInt(times)
+		cpu[i] = medianInt(cpus)
 	}
-	return out
+	return wall, cpu
+}
+
+func medianInt(v []int64) int64 {
+	sort.Slice(v, func(a, b int) bool { return v[a] < v[b] })
+	return v[len(v)/2]
+}
+
+// processCPU is the CPU time, in ns, used so far by this process and its
+// waited-for children.
+func processCPU() int64 {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	return self.Utime.Nano() + self.Stime.Nano() + children.Utime.Nano() + children.Stime.Nano()
 }
 
 func openLoop(path string, n int) error {
@@ -186,7 +228,7 @@ type runningAgent struct {
 	metrics string
 }
 
-func startAgent(bin string, rules []string) (*runningAgent, error) {
+func startAgent(bin string, rules, extra []string) (*runningAgent, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -196,6 +238,7 @@ func startAgent(bin string, rules []string) (*runningAgent, error) {
 	for _, r := range rules {
 		args = append(args, "-r", r)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = io.Discard
 	logf, err := os.CreateTemp("", "lanner-agentbench-*.log")

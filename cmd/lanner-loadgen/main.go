@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ type options struct {
 	hookBatch   bool
 	hookConc    int
 	skip        string
+	selfProfile string
 }
 
 func main() {
@@ -65,11 +67,24 @@ func main() {
 	flag.BoolVar(&o.hookBatch, "webhook-batch", false, "router: webhook posts each delivery batch as one JSON array (opt-in batch mode; default: one request per alert, falcosidekick's way, which the targets are measured with)")
 	flag.IntVar(&o.hookConc, "webhook-concurrency", 16, "router: webhook requests in flight per delivery batch (one request per alert mode)")
 	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
+	flag.StringVar(&o.selfProfile, "cpuprofile", "", "debug: write the load generator's own CPU profile to this file")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.selfProfile != "" {
+		f, err := os.Create(o.selfProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lanner-loadgen: cpuprofile:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "lanner-loadgen:", err)
 		os.Exit(1)
@@ -315,6 +330,15 @@ func (r *router) cpu() time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU is the loadgen's own user+system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func numCPU() int {

@@ -60,6 +60,7 @@ type result struct {
 	failures    int64 // transport errors
 	drainedAll  bool
 	routerCPU   time.Duration // router CPU time (user+sys) spent in the phase
+	selfCPU     time.Duration // the loadgen's own (clients and sink), when measured
 	ingestRate  float64
 	deliverRate float64
 }
@@ -88,6 +89,11 @@ func (r result) print() {
 			r.routerCPU.Round(10*time.Millisecond), float64(r.routerCPU.Microseconds())/float64(r.ingested),
 			float64(r.ingested)/r.routerCPU.Seconds())
 	}
+	if r.selfCPU > 0 && r.ingested > 0 {
+		fmt.Printf("  loadgen CPU %s = %.1f µs per alert (clients and sink; total with the router %.1f µs)\n",
+			r.selfCPU.Round(10*time.Millisecond), float64(r.selfCPU.Microseconds())/float64(r.ingested),
+			float64((r.selfCPU+r.routerCPU).Microseconds())/float64(r.ingested))
+	}
 	if r.note != "" {
 		fmt.Printf("  %s\n", r.note)
 	}
@@ -111,12 +117,8 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	tr := &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	url := "http://" + rt.httpAddr + "/"
 	var accepted, refused, failures atomic.Int64
-	cpu0 := rt.cpu()
+	cpu0, self0 := rt.cpu(), selfCPU()
 	start := time.Now()
 	deadline := start.Add(o.httpFor)
 	var wg sync.WaitGroup
@@ -124,23 +126,17 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 		wg.Add(1)
 		go func() { // bounded by deadline and ctx
 			defer wg.Done()
-			buf := make([]byte, 0, 2048)
+			c := newClient(rt.httpAddr, deadline.Add(30*time.Second))
+			defer c.close()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				buf = gen.appendAlert(buf[:0])
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
+				code, err := c.post(gen.appendAlert)
+				switch {
+				case err != nil:
 					failures.Add(1)
 					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				switch resp.StatusCode {
-				case http.StatusOK:
+				case code == http.StatusOK:
 					accepted.Add(1)
-				case http.StatusServiceUnavailable:
+				case code == http.StatusServiceUnavailable:
 					refused.Add(1)
 					time.Sleep(10 * time.Millisecond)
 				default:
@@ -156,6 +152,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	// so the sink may see a few more: the drain waits for the acked count.
 	err := measureDelivery(ctx, sk, &res, base, start, o)
 	res.routerCPU = rt.cpu() - cpu0
+	res.selfCPU = selfCPU() - self0
 	_, res.peakRSS = rt.memory()
 	return res, err
 }
@@ -275,7 +272,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	cpu0 := rt.cpu()
+	cpu0, self0 := rt.cpu(), selfCPU()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, 0, start.Add(o.grpcFor))
 	res.ingestDur = time.Since(start)
@@ -286,6 +283,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	ingestCPU := rt.cpu() - cpu0
 	err = measureDelivery(ctx, sk, &res, base, start, o)
 	res.routerCPU = rt.cpu() - cpu0
+	res.selfCPU = selfCPU() - self0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
 		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),

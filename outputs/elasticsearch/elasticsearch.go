@@ -277,7 +277,13 @@ func (o *Output) results(r io.Reader, from []int, failed *map[int]error) error {
 		// items it never stored: retry them all; their ids keep it idempotent.
 		return o.redact.Error(fmt.Errorf("elasticsearch: _bulk: %s", whole))
 	}
-	if !br.Errors {
+	switch {
+	case len(br.Items) == 0 && len(from) > 0:
+		// ZincSearch answers a body it cannot read (gzip: it has no
+		// support for it) with 200, errors:false and no items, having
+		// stored nothing: never count that as delivered.
+		return outputs.Permanent(fmt.Errorf("elasticsearch: _bulk: 200 without a result for any of the %d documents: nothing was stored (a gzip body to a server that does not accept compression?)", len(from)))
+	case !br.Errors && len(br.Items) >= len(from):
 		return nil // every item succeeded
 	}
 	for j, i := range from {

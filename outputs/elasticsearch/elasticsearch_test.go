@@ -154,7 +154,7 @@ func TestConformance(t *testing.T) {
 		Secrets:      []string{testPass},
 		Golden:       "bulk",
 		GoldenAlerts: 3,
-		OK:           `{"took":3,"errors":false,"items":[]}`,
+		OK:           bulkOK(1000),
 	}.Run(t)
 	t.Run("apikey", func(t *testing.T) {
 		outputtest.HTTPSuite{
@@ -162,7 +162,7 @@ func TestConformance(t *testing.T) {
 				return newOutput(t, Config{HostPort: target.URL, APIKey: testKey, SkipProductCheck: true, Suffix: "none"}, target.Deps)
 			},
 			Secrets: []string{testKey},
-			OK:      `{"took":3,"errors":false,"items":[]}`,
+			OK:      bulkOK(1000),
 		}.Run(t)
 	})
 }
@@ -183,6 +183,14 @@ func esServer(t *testing.T, status int, body []byte) (*httptest.Server, *[][]byt
 	}))
 	t.Cleanup(s.Close)
 	return s, &got
+}
+
+// bulkOK is a successful _bulk answer with n items, for test servers
+// answering batches of up to n documents (the output checks that every
+// document it sent has a result).
+func bulkOK(n int) string {
+	item := `{"index":{"_index":"falco","_id":"x","status":201,"result":"created"}}`
+	return `{"took":3,"errors":false,"acknowledged":true,"items":[` + strings.TrimSuffix(strings.Repeat(item+",", n), ",") + `]}`
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -258,6 +266,8 @@ func TestWholeRequestAnswers(t *testing.T) {
 		{429, `{"error":{"type":"es_rejected_execution_exception","reason":"rejected execution"},"status":429}`, "retry"},
 		{503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/2/no master]"},"status":503}`, "retry"},
 		{200, `not json`, "retry"},
+		// ZincSearch's answer to a gzip body it cannot read: nothing stored.
+		{200, `{"took":0,"errors":false,"items":[]}`, "permanent"},
 	}
 	for _, tt := range tests {
 		s, _ := esServer(t, tt.status, []byte(tt.body))
@@ -278,7 +288,7 @@ func TestWholeRequestAnswers(t *testing.T) {
 
 func TestProductCheck(t *testing.T) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, `{"errors":false,"items":[]}`)
+		_, _ = io.WriteString(w, bulkOK(100))
 	}))
 	defer s.Close()
 	o := newOutput(t, Config{HostPort: s.URL}, outputs.Deps{})
@@ -306,7 +316,7 @@ func TestIndexTemplate(t *testing.T) {
 		}
 		mu.Unlock()
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
-		_, _ = io.WriteString(w, `{"acknowledged":true,"errors":false,"items":[]}`)
+		_, _ = io.WriteString(w, bulkOK(100))
 	}))
 	defer s.Close()
 	o := newOutput(t, Config{HostPort: s.URL, CreateIndexTemplate: true, NumberOfShards: 1, NumberOfReplicas: 1}, outputs.Deps{})
@@ -327,7 +337,7 @@ func TestIndexTemplate(t *testing.T) {
 }
 
 func TestFlattenAndDataStreamBody(t *testing.T) {
-	s, bodies := esServer(t, 200, []byte(`{"errors":false,"items":[]}`))
+	s, bodies := esServer(t, 200, []byte(bulkOK(100)))
 	o := newOutput(t, Config{HostPort: s.URL, DataStream: true, FlattenFields: true, Index: "logs-falco-default"}, outputs.Deps{})
 	if err := o.Send(context.Background(), outputtest.Alerts(0, 2)); err != nil {
 		t.Fatal(err)
@@ -336,7 +346,7 @@ func TestFlattenAndDataStreamBody(t *testing.T) {
 }
 
 func TestAlertWithoutUUIDAndBadPriority(t *testing.T) {
-	s, bodies := esServer(t, 200, []byte(`{"errors":false,"items":[]}`))
+	s, bodies := esServer(t, 200, []byte(bulkOK(100)))
 	o := newOutput(t, Config{HostPort: s.URL}, outputs.Deps{})
 	batch := outputtest.Alerts(0, 3)
 	batch[0].Alert.UUID = ""
@@ -423,6 +433,15 @@ func TestZincSearch(t *testing.T) {
 	err := bad.Send(ctx, outputtest.Alerts(100, 1))
 	outputtest.RequirePermanent(t, err)
 	outputtest.AssertNoSecrets(t, []string{z.Pass}, err.Error())
+
+	// Zinc cannot read gzip bodies and answers 200 with no items, storing
+	// nothing: that must fail (dead letters), never count as delivered.
+	gz := newOutput(t, Config{HostPort: z.URL, Username: z.User, Password: z.Pass, EnableCompression: true, Index: "gz", Suffix: "none"}, outputs.Deps{})
+	err = gz.Send(ctx, outputtest.Alerts(200, 3))
+	outputtest.RequirePermanent(t, err)
+	if !strings.Contains(err.Error(), "nothing was stored") {
+		t.Errorf("gzip to Zinc: %v", err)
+	}
 }
 
 func indexOf(b []outputs.Message, uuid string) int {
@@ -481,7 +500,7 @@ func TestTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Elastic-Product", "Elasticsearch")
-				_, _ = io.WriteString(w, `{"errors":false,"items":[]}`)
+				_, _ = io.WriteString(w, bulkOK(100))
 			}))
 			s.TLS = certs.ServerTLS(tt.requireClient)
 			s.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the failing handshakes are expected

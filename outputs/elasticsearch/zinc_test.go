@@ -55,7 +55,10 @@ func zincBinary() string {
 	return filepath.Join(dir, "bin", "zincsearch")
 }
 
-func startZinc(t testing.TB) *zinc {
+func startZinc(t testing.TB) *zinc { t.Helper(); return startZincEnv(t) }
+
+// startZincEnv starts ZincSearch with extra ZINC_* settings (benchmarks).
+func startZincEnv(t testing.TB, env ...string) *zinc {
 	t.Helper()
 	bin := zincBinary()
 	if _, err := os.Stat(bin); err != nil {
@@ -77,6 +80,7 @@ func startZinc(t testing.TB) *zinc {
 		"ZINC_FIRST_ADMIN_USER=admin", "ZINC_FIRST_ADMIN_PASSWORD="+zincPass,
 		"ZINC_DATA_PATH="+data, "ZINC_SERVER_ADDRESS=127.0.0.1", fmt.Sprintf("ZINC_SERVER_PORT=%d", port),
 		"ZINC_TELEMETRY=false", "ZINC_SENTRY=false", "ZINC_PROMETHEUS_ENABLE=false", "GIN_MODE=release")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
 	if err := cmd.Start(); err != nil {
@@ -151,6 +155,48 @@ func (z *zinc) search(t testing.TB, index string, size int) []map[string]any {
 		out = append(out, h.Source)
 	}
 	return out
+}
+
+// count returns how many documents of index are searchable (-1 when the
+// index does not answer yet).
+func (z *zinc) count(t testing.TB, index string) int {
+	t.Helper()
+	q := `{"query":{"match_all":{}},"size":0,"track_total_hits":true}`
+	req, _ := http.NewRequest(http.MethodPost, z.URL+"/"+index+"/_search", strings.NewReader(q))
+	req.SetBasicAuth(z.User, z.Pass)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r struct {
+		Hits struct {
+			Total struct {
+				Value int `json:"value"`
+			} `json:"total"`
+		} `json:"hits"`
+	}
+	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&r) != nil {
+		return -1
+	}
+	return r.Hits.Total.Value
+}
+
+// waitCount polls until index holds n searchable documents, at most limit.
+func (z *zinc) waitCount(t testing.TB, index string, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		got := z.count(t, index)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("index %s: %d of %d documents searchable after %s", index, got, n, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitDocs polls until index holds n documents (Zinc makes them searchable

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type Output struct {
 	// canonicalized once, as they were per alert a visible share of the
 	// one-request-per-alert profile. nil: build each request (see post).
 	proto *http.Request
+	// raw posts plain-HTTP requests without net/http's Transport; nil when
+	// the address needs net/http (TLS, a proxy, special custom headers).
+	raw *rawClient
 }
 
 // New validates c and builds the output.
@@ -45,6 +49,16 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 	client, err := httpout.NewClient(httpout.ClientConfig{Timeout: c.Timeout, TLS: c.TLS, MaxConnsPerHost: c.Concurrency})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if tr, ok := client.Transport.(*http.Transport); ok {
+		// Answers are only classified and drained: no need to ask for gzip.
+		tr.DisableCompression = true
+		if c.Batch {
+			// A batch body is hundreds of KB: net/http copies it through
+			// the write buffer, one write syscall per buffer (4 KiB by
+			// default).
+			tr.WriteBufferSize = 64 << 10
+		}
 	}
 	o := &Output{cfg: c, client: client, redact: httpout.NewRedactor(c.secrets()...), log: d.Logger}
 	if o.log == nil {
@@ -62,6 +76,7 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 		}
 	}
 	o.proto = o.newProto()
+	o.raw = newRawClient(c)
 	o.log.Debug("webhook output ready", "address", httpout.RedactURL(c.Address), "method", c.Method, "batch", c.Batch)
 	return o, nil
 }
@@ -161,6 +176,15 @@ func (o *Output) setHeaders(h http.Header) {
 }
 
 func (o *Output) post(ctx context.Context, body []byte) error {
+	if o.raw != nil {
+		err := o.raw.post(ctx, body, httpout.Classify)
+		if !errors.Is(err, errRedirect) { // a redirect is net/http's to follow
+			if err != nil {
+				return o.redact.Error(fmt.Errorf("webhook: %w", err))
+			}
+			return nil
+		}
+	}
 	var req *http.Request
 	if o.proto != nil {
 		// A shallow copy shares the URL and the header map, which the
@@ -220,6 +244,9 @@ func combine(errs []error) error {
 
 // Close releases idle connections.
 func (o *Output) Close() error {
+	if o.raw != nil {
+		o.raw.close()
+	}
 	o.client.CloseIdleConnections()
 	return nil
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,12 +237,18 @@ func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
 	a, err := alert.Decode(buf.Bytes())
 	h.putBuf(buf)
 	if err != nil {
-		h.single[StatusRejected].Inc()
-		h.cfg.Logger.Debug("ingest: alert rejected", "remote", r.RemoteAddr, "err", err)
-		h.fail(w, endpointOne, http.StatusBadRequest, err.Error())
+		h.rejectOne(w, r.RemoteAddr, err)
 		return
 	}
-	h.submitOne(w, r, endpointOne, a)
+	h.submitOne(r.Context(), w, endpointOne, a)
+}
+
+// rejectOne answers 400 to POST / for an alert that does not decode; the
+// message names the field.
+func (h *HTTP) rejectOne(w http.ResponseWriter, remote string, err error) {
+	h.single[StatusRejected].Inc()
+	h.cfg.Logger.Debug("ingest: alert rejected", "remote", remote, "err", err)
+	h.fail(w, endpointOne, http.StatusBadRequest, err.Error())
 }
 
 // serveTest is falcosidekick's POST /test: a Debug test alert through the
@@ -258,12 +265,12 @@ func (h *HTTP) serveTest(w http.ResponseWriter, r *http.Request) {
 		OutputFields: map[string]any{"proc.name": "lanner-router", "user.name": "lanner-router"},
 		Tags:         []string{"test", "example"},
 	}
-	h.submitOne(w, r, endpointTest, a)
+	h.submitOne(r.Context(), w, endpointTest, a)
 }
 
-func (h *HTTP) submitOne(w http.ResponseWriter, r *http.Request, endpoint string, a *alert.Alert) {
+func (h *HTTP) submitOne(ctx context.Context, w http.ResponseWriter, endpoint string, a *alert.Alert) {
 	a.EnsureUUID()
-	res, err := h.cfg.Pipeline.Submit(r.Context(), []*alert.Alert{a})
+	res, err := h.cfg.Pipeline.Submit(ctx, []*alert.Alert{a})
 	if err != nil {
 		h.single[StatusFull].Inc()
 		h.cfg.Logger.Warn("ingest: cannot queue alert", "uuid", a.UUID, "err", err)

@@ -194,9 +194,10 @@ func (s *Server) listen(cfg *config.Config) error {
 	token := ingest.NewToken(cfg.Ingest.AuthToken)
 
 	mux := http.NewServeMux()
-	ingest.NewHTTP(ingest.HTTPConfig{
+	ingestHTTP := ingest.NewHTTP(ingest.HTTPConfig{
 		Logger: s.log, Pipeline: s.pipe, Metrics: metrics, Token: token, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-	}).Register(mux)
+	})
+	ingestHTTP.Register(mux)
 	(&api{s: s, token: token}).register(mux)
 	if s.opts.Routes != nil {
 		s.opts.Routes(mux)
@@ -239,6 +240,15 @@ func (s *Server) listen(cfg *config.Config) error {
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http: %w", err)
+	}
+	if httpTLS == nil {
+		// Falco's single-alert POST / is answered without net/http's
+		// per-request work; every other request is net/http's (see
+		// ingest.FastListener).
+		s.httpLn = ingestHTTP.FastListener(s.httpLn, ingest.FastConfig{
+			ReadHeaderTimeout: s.httpSrv.ReadHeaderTimeout, ReadTimeout: s.httpSrv.ReadTimeout,
+			WriteTimeout: s.httpSrv.WriteTimeout, IdleTimeout: s.httpSrv.IdleTimeout,
+		})
 	}
 	if s.grpcLn, err = net.Listen("tcp", cfg.GRPC.Listen); err != nil {
 		_ = s.httpLn.Close()

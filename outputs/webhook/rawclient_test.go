@@ -1,0 +1,215 @@
+package webhook
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lannerhq/lanner/outputs"
+)
+
+func TestRawClientEligibility(t *testing.T) {
+	tests := []struct {
+		name    string
+		address string
+		headers map[string]string
+		raw     bool
+	}{
+		{"plain http", "http://127.0.0.1:9/hook", nil, true},
+		{"custom headers", "http://127.0.0.1:9/hook", map[string]string{"X-Team": "a", "Authorization": "Bearer t"}, true},
+		{"https", "https://127.0.0.1:9/hook", nil, false},
+		{"user agent header", "http://127.0.0.1:9/", map[string]string{"user-agent": "x"}, false},
+		{"host header", "http://127.0.0.1:9/", map[string]string{"Host": "x"}, false},
+		{"connection header", "http://127.0.0.1:9/", map[string]string{"Connection": "close"}, false},
+		{"non-ascii host", "http://bücher.example/", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Address: tt.address, CustomHeaders: tt.headers}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got := newRawClient(c) != nil; got != tt.raw {
+				t.Fatalf("raw client: %v, want %v", got, tt.raw)
+			}
+		})
+	}
+}
+
+type seenRequest struct {
+	method, uri, body string
+	header            http.Header
+}
+
+// The raw client sends what net/http sends: method, URI, header fields and
+// body (Accept-Encoding aside, which the output turns off).
+func TestRawClientMatchesNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var seen []seenRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, seenRequest{r.Method, r.RequestURI, string(b), r.Header.Clone()})
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name    string
+		address string
+		method  string
+		headers map[string]string
+	}{
+		{"post", srv.URL + "/hook?a=1&b=%20x", "", map[string]string{"X-Team": "secops", "content-type": "application/cloudevents+json"}},
+		{"put with basic auth", strings.Replace(srv.URL, "://", "://user:p%40ss@", 1) + "/", "PUT", nil},
+		{"explicit authorization wins over the URL's", strings.Replace(srv.URL, "://", "://user:pass@", 1) + "/", "", map[string]string{"Authorization": "Bearer t"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			o := newOutput(t, Config{Address: tc.address, Method: tc.method, CustomHeaders: tc.headers}, outputs.Deps{})
+			if o.raw == nil {
+				t.Fatal("raw client not used")
+			}
+			body := []byte(`{"rule":"r"}`)
+			if err := o.post(context.Background(), body); err != nil {
+				t.Fatal(err)
+			}
+			raw := o.raw
+			o.raw = nil // the net/http path
+			if err := o.post(context.Background(), body); err != nil {
+				t.Fatal(err)
+			}
+			o.raw = raw
+			if len(seen) != 2 {
+				t.Fatalf("%d requests", len(seen))
+			}
+			got, want := seen[0], seen[1]
+			want.header.Del("Accept-Encoding")
+			if got.method != want.method || got.uri != want.uri || got.body != want.body {
+				t.Errorf("raw %s %s %q, net/http %s %s %q", got.method, got.uri, got.body, want.method, want.uri, want.body)
+			}
+			if len(got.header) != len(want.header) {
+				t.Errorf("raw headers %v, net/http %v", got.header, want.header)
+			}
+			for k := range want.header {
+				if got.header.Get(k) != want.header.Get(k) {
+					t.Errorf("%s: raw %q, net/http %q", k, got.header.Get(k), want.header.Get(k))
+				}
+			}
+		})
+	}
+}
+
+// A redirect is followed, through net/http, as before.
+func TestRawClientRedirect(t *testing.T) {
+	var got []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, "old")
+		http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, "new "+string(b))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	o := newOutput(t, Config{Address: srv.URL + "/old"}, outputs.Deps{})
+	if err := o.post(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "old,old,new x" {
+		t.Fatalf("server saw %q", got)
+	}
+}
+
+// Connections are reused; one the server closed while idle is noticed
+// before reuse; answers with Connection: close end theirs.
+func TestRawClientConnections(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]int{}
+	var closeNext bool
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr]++
+		if closeNext {
+			w.Header().Set("Connection", "close")
+			closeNext = false
+		}
+		mu.Unlock()
+	}))
+	srv.Config.IdleTimeout = 150 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	o := newOutput(t, Config{Address: srv.URL}, outputs.Deps{})
+	post := func() {
+		t.Helper()
+		if err := o.post(context.Background(), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post()
+	post()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections for 2 sequential posts", len(conns))
+	}
+	time.Sleep(400 * time.Millisecond) // the server closes the idle connection
+	post()
+	if len(conns) != 2 {
+		t.Fatalf("%d connections after the server's idle close", len(conns))
+	}
+	closeNext = true
+	post()
+	post()
+	if len(conns) != 3 {
+		t.Fatalf("%d connections after Connection: close", len(conns))
+	}
+}
+
+// Timeouts, cancellation and refused connections are retryable errors that
+// name no secret.
+func TestRawClientErrors(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	o := newOutput(t, Config{Address: srv.URL + "/?token=" + testToken, Timeout: 200 * time.Millisecond}, outputs.Deps{})
+	start := time.Now()
+	err := o.post(context.Background(), []byte("{}"))
+	if err == nil || !outputs.IsRetryable(err) || time.Since(start) > 5*time.Second {
+		t.Fatalf("timeout: %v after %s", err, time.Since(start))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	o2 := newOutput(t, Config{Address: srv.URL, Timeout: time.Minute}, outputs.Deps{})
+	if err := o2.post(ctx, []byte("{}")); err == nil || !outputs.IsRetryable(err) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	o3 := newOutput(t, Config{Address: "http://" + addr + "/?token=" + testToken}, outputs.Deps{})
+	err = o3.post(context.Background(), []byte("{}"))
+	if err == nil || !outputs.IsRetryable(err) || strings.Contains(err.Error(), testToken) {
+		t.Fatalf("refused: %v", err)
+	}
+	// Statuses are classified as net/http's path does.
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}))
+	defer rec.Close()
+	o4 := newOutput(t, Config{Address: rec.URL}, outputs.Deps{})
+	err = o4.post(context.Background(), []byte("{}"))
+	if outputs.RetryAfterOf(err) != 7*time.Second || !strings.Contains(err.Error(), "slow down") {
+		t.Fatalf("429: %v (retry after %s)", err, outputs.RetryAfterOf(err))
+	}
+}
