@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/internal/alertjson"
@@ -139,7 +140,7 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	msgs := make([]kafkago.Message, 0, len(batch))
 	from := make([]int, 0, len(batch)) // msgs[j] is batch[from[j]]
 	var failed map[int]error
-	sc := scratch{buf: make([]byte, 0, 512*len(batch))}
+	var sc scratch
 	for i, m := range batch {
 		km, err := o.record(m, &sc)
 		if err != nil {
@@ -203,6 +204,35 @@ type scratch struct {
 	buf []byte // record values are carved out of it
 }
 
+// scratchChunk is the size of one buffer record values are carved from. A
+// full buffer is replaced by a fresh one, never grown: growing would copy
+// (and, for large buffers, zero) everything carved out before.
+const scratchChunk = 256 << 10
+
+// room makes sure about n more bytes fit in the current buffer.
+func (sc *scratch) room(n int) {
+	if cap(sc.buf)-len(sc.buf) < n {
+		sc.buf = make([]byte, 0, max(scratchChunk, n))
+	}
+}
+
+// valueSizeHint is about the size of a's JSON (appends past it still work).
+func valueSizeHint(a *alert.Alert) int {
+	n := 160 + len(a.UUID) + len(a.Rule) + 2*len(a.Output) + len(a.Source) + len(a.Hostname)
+	for _, t := range a.Tags {
+		n += len(t) + 4
+	}
+	for k, v := range a.OutputFields {
+		n += len(k) + 8
+		if s, ok := v.(string); ok {
+			n += 2 * len(s)
+		} else {
+			n += 24
+		}
+	}
+	return n
+}
+
 // record builds the Kafka record for one alert.
 func (o *Output) record(m outputs.Message, sc *scratch) (kafkago.Message, error) {
 	sb := &sc.sb
@@ -225,6 +255,7 @@ func (o *Output) record(m outputs.Message, sc *scratch) (kafkago.Message, error)
 	if err != nil {
 		return kafkago.Message{}, fmt.Errorf("kafka: key template: %w", err)
 	}
+	sc.room(valueSizeHint(a))
 	start := len(sc.buf)
 	sc.buf, err = sc.enc.Append(sc.buf, a)
 	if err != nil {
