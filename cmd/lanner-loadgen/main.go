@@ -44,6 +44,7 @@ type options struct {
 	drainFor    time.Duration
 	concurrency int
 	batchSize   int
+	batchWait   time.Duration
 	hookBatch   bool
 	hookConc    int
 	skip        string
@@ -64,6 +65,7 @@ func main() {
 	flag.DurationVar(&o.drainFor, "drain-timeout", 10*time.Minute, "longest wait for the queue to drain after a phase")
 	flag.IntVar(&o.concurrency, "queue-concurrency", 4, "router: webhook output workers")
 	flag.IntVar(&o.batchSize, "queue-batch", 500, "router: alerts per delivery batch")
+	flag.DurationVar(&o.batchWait, "queue-batch-wait", 2*time.Millisecond, "router: longest wait to fill a delivery batch")
 	flag.BoolVar(&o.hookBatch, "webhook-batch", false, "router: webhook posts each delivery batch as one JSON array (opt-in batch mode; default: one request per alert, falcosidekick's way, which the targets are measured with)")
 	flag.IntVar(&o.hookConc, "webhook-concurrency", 16, "router: webhook requests in flight per delivery batch (one request per alert mode)")
 	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
@@ -117,8 +119,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer sk.close()
 
-	fmt.Printf("machine: %d CPUs, load average %s; webhook batch mode: %v; queue workers %d, batch %d\n",
-		numCPU(), loadAvg(), o.hookBatch, o.concurrency, o.batchSize)
+	fmt.Printf("machine: %d CPUs, load average %s; webhook batch mode: %v; queue workers %d, batch %d, batch wait %s\n",
+		numCPU(), loadAvg(), o.hookBatch, o.concurrency, o.batchSize, o.batchWait)
 	skip := map[string]bool{}
 	for _, p := range strings.Split(o.skip, ",") {
 		skip[strings.TrimSpace(p)] = true
@@ -218,11 +220,11 @@ outputs:
       max_bytes: 8GiB
       concurrency: %d
       batch_size: %d
-      batch_wait: 2ms
+      batch_wait: %s
       backoff_initial: 100ms
       backoff_max: 1s
       max_attempts: 1000000
-`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, o.hookConc, maxEntries, o.concurrency, o.batchSize)
+`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, o.hookConc, maxEntries, o.concurrency, o.batchSize, o.batchWait)
 	cfgPath := filepath.Join(dir, "router.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

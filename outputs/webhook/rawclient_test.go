@@ -43,8 +43,8 @@ func TestRawClientEligibility(t *testing.T) {
 }
 
 type seenRequest struct {
-	method, uri, body string
-	header            http.Header
+	method, uri, host, body string
+	header                  http.Header
 }
 
 // The raw client sends what net/http sends: method, URI, header fields and
@@ -55,7 +55,7 @@ func TestRawClientMatchesNetHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		seen = append(seen, seenRequest{r.Method, r.RequestURI, string(b), r.Header.Clone()})
+		seen = append(seen, seenRequest{r.Method, r.RequestURI, r.Host, string(b), r.Header.Clone()})
 		mu.Unlock()
 	}))
 	defer srv.Close()
@@ -90,8 +90,9 @@ func TestRawClientMatchesNetHTTP(t *testing.T) {
 			}
 			got, want := seen[0], seen[1]
 			want.header.Del("Accept-Encoding")
-			if got.method != want.method || got.uri != want.uri || got.body != want.body {
-				t.Errorf("raw %s %s %q, net/http %s %s %q", got.method, got.uri, got.body, want.method, want.uri, want.body)
+			if got.method != want.method || got.uri != want.uri || got.host != want.host || got.body != want.body {
+				t.Errorf("raw %s %s %s %q, net/http %s %s %s %q", got.method, got.uri, got.host, got.body,
+					want.method, want.uri, want.host, want.body)
 			}
 			if len(got.header) != len(want.header) {
 				t.Errorf("raw headers %v, net/http %v", got.header, want.header)
