@@ -305,8 +305,12 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 	return nil
 }
 
-// seen looks the digest up in the on-disk index of one bucket.
+// seen looks the digest up in the index of one bucket: the writes still
+// gathering in memory, then the DB.
 func (s *Store) seen(kbuf []byte, bucket uint64, digest [16]byte) (bool, error) {
+	if s.dw.isPending(dedupEntry{bucket, digest}) {
+		return true, nil
+	}
 	kbuf = dedupKey(kbuf[:0], bucket, digest)
 	_, closer, err := s.ddb.Get(kbuf)
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -85,8 +85,12 @@ type Store struct {
 	lastDedupLog atomic.Int64
 	gc           *committer // nil: commit directly
 
-	stopSweep context.CancelFunc
-	sweepDone chan struct{}
+	dw *dedupWriter // writes ddb in the background
+
+	// stopBackground ends the dedup sweep and writer goroutines;
+	// backgroundDone is closed when both returned.
+	stopBackground context.CancelFunc
+	backgroundDone chan struct{}
 }
 
 // Open opens (or creates) the store in o.Dir and recovers every output's
@@ -143,9 +147,16 @@ func Open(o Options) (*Store, error) {
 	if o.GroupCommit {
 		s.gc = newCommitter(db)
 	}
+	s.dw = newDedupWriter(s)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stopSweep, s.sweepDone = cancel, make(chan struct{})
-	go s.sweepDedup(ctx)
+	s.stopBackground, s.backgroundDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.backgroundDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.sweepDedup(ctx) })
+		wg.Go(func() { s.dw.run(ctx) })
+		wg.Wait()
+	}()
 	for _, name := range s.Outputs() {
 		st := s.Stats(name)
 		log.Info("queue recovered", "output", name, "depth", st.Depth, "bytes", st.Bytes, "dead_letters", st.DeadLetters)
@@ -370,8 +381,8 @@ func (s *Store) Close() error {
 			q.stop(ctx)
 		}
 	}
-	s.stopSweep()
-	<-s.sweepDone
+	s.stopBackground()
+	<-s.backgroundDone
 
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
@@ -420,7 +431,6 @@ func (s *Store) end() { s.closeMu.RUnlock() }
 // sweepDedup deletes whole expired dedup buckets with one range tombstone,
 // so expiry costs nothing per uuid.
 func (s *Store) sweepDedup(ctx context.Context) {
-	defer close(s.sweepDone)
 	if s.window <= 0 {
 		return
 	}

@@ -774,8 +774,8 @@ func TestCountersAcrossCleanCloseAndCrash(t *testing.T) {
 	// the counters saved, as a kill would leave it), then a scan counts.
 	enqueue(t, s, "out", uuids("more", 4)...)
 	want["out"] = s.Stats("out")
-	s.stopSweep()
-	<-s.sweepDone
+	s.stopBackground()
+	<-s.backgroundDone
 	if err := s.closeDBs(); err != nil {
 		t.Fatal(err)
 	}
