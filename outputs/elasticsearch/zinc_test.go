@@ -55,7 +55,10 @@ func zincBinary() string {
 	return filepath.Join(dir, "bin", "zincsearch")
 }
 
-func startZinc(t testing.TB) *zinc { t.Helper(); return startZincEnv(t) }
+func startZinc(t testing.TB) *zinc {
+	t.Helper()
+	return startZincEnv(t)
+}
 
 // startZincEnv starts ZincSearch with extra ZINC_* settings (benchmarks).
 func startZincEnv(t testing.TB, env ...string) *zinc {
