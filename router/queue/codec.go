@@ -33,6 +33,11 @@ var errCorrupt = errors.New("corrupt queue record")
 
 // appendMessage encodes overrides followed by the already-encoded alert.
 func appendMessage(dst []byte, overrides map[string]string, enc []byte) []byte {
+	return append(appendOverrides(dst, overrides), enc...)
+}
+
+// appendOverrides encodes the part of a message before its alert.
+func appendOverrides(dst []byte, overrides map[string]string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(overrides)))
 	for k, v := range overrides {
 		dst = binary.AppendUvarint(dst, uint64(len(k)))
@@ -40,7 +45,7 @@ func appendMessage(dst []byte, overrides map[string]string, enc []byte) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(v)))
 		dst = append(dst, v...)
 	}
-	return append(dst, enc...)
+	return dst
 }
 
 func encodeEntry(enq time.Time, firstTry time.Time, attempts int, msg []byte) []byte {

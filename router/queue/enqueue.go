@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -77,7 +78,9 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	defer s.end()
 
 	outcomes := make([]Outcome, len(items))
-	groups, err := s.encode(items, start)
+	ar := arenas{pool: &s.arenas}
+	defer ar.release()
+	groups, err := s.encode(items, start, &ar)
 	if err != nil {
 		return nil, err
 	}
@@ -161,19 +164,18 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 }
 
 // encode groups items by output (keeping their order) and encodes each
-// entry, marshalling an alert shared by several outputs only once.
-func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
+// entry into ar, marshalling an alert shared by several outputs only once.
+func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error) {
 	var groups []*group
 	var byName map[string]*group
 	var cache map[*alert.Alert][]byte
-	// Entries and encoded alerts share arenas sized by reserve.
-	var arena []byte
 	if len(items) > 1 {
 		byName = map[string]*group{}
 		cache = map[*alert.Alert][]byte{}
 	}
 	for i, it := range items {
-		if it.Msg.Alert == nil {
+		a := it.Msg.Alert
+		if a == nil {
 			return nil, fmt.Errorf("queue: item %d: nil alert", i)
 		}
 		var g *group
@@ -191,44 +193,81 @@ func (s *Store) encode(items []Item, now time.Time) ([]*group, error) {
 				byName[it.Output] = g
 			}
 		}
-		enc, ok := cache[it.Msg.Alert]
-		if !ok {
+		// The entry is header, overrides, alert; the alert is encoded in
+		// place, and copied from its first entry for its other outputs.
+		enc, cached := cache[a]
+		need := entryHeader + 16 + 64*len(it.Msg.Overrides)
+		if cached {
+			need += len(enc)
+		} else {
+			need += alertSizeHint(a)
+		}
+		buf := ar.reserve(need)
+		start := len(buf)
+		buf = append(buf, make([]byte, entryHeader)...)
+		putEntryHeader(buf[start:], now, time.Time{}, 0)
+		buf = appendOverrides(buf, it.Msg.Overrides)
+		if cached {
+			buf = append(buf, enc...)
+		} else {
+			aStart := len(buf)
 			var err error
-			// Room for the alert and its entry; a full arena is replaced,
-			// never grown: growing would copy every earlier entry.
-			arena = reserve(arena, 2*alertSizeHint(it.Msg.Alert)+2*entryHeader+64, len(items)-i)
-			start := len(arena)
-			if arena, err = appendAlert(arena, it.Msg.Alert); err != nil {
+			if buf, err = appendAlert(buf, a); err != nil {
 				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
 			}
-			enc = arena[start:len(arena):len(arena)]
 			if cache != nil {
-				cache[it.Msg.Alert] = enc
+				cache[a] = buf[aStart:len(buf):len(buf)]
 			}
 		}
-		// Entries share one allocation per call; each is capped so that
-		// nothing appends into its neighbour.
-		arena = reserve(arena, entryHeader+len(enc)+64*len(it.Msg.Overrides)+16, len(items)-i)
-		start := len(arena)
-		arena = append(arena, make([]byte, entryHeader)...)
-		putEntryHeader(arena[start:], now, time.Time{}, 0)
-		arena = appendMessage(arena, it.Msg.Overrides, enc)
-		val := arena[start:len(arena):len(arena)]
-		g.slots = append(g.slots, slot{idx: i, uuid: it.Msg.Alert.UUID, val: val})
+		// Capped, so that nothing appends into its neighbour.
+		val := buf[start:len(buf):len(buf)]
+		ar.cur = buf
+		g.slots = append(g.slots, slot{idx: i, uuid: a.UUID, val: val})
 	}
 	return groups, nil
 }
 
-// reserve returns arena with room for about n more bytes. When it lacks the
-// room it returns a fresh arena rather than a grown copy, so the slices
-// already cut from it stay where they are and nothing is copied. The fresh
-// arena is sized for the items left (at most 1 MiB), so a single-alert
-// Enqueue allocates only what it needs.
-func reserve(arena []byte, n, itemsLeft int) []byte {
-	if cap(arena)-len(arena) >= n {
-		return arena
+// arenaChunk is the size of the pooled buffers entries are encoded into
+// (about 60 alerts): an Enqueue of a thousand alerts takes a few from the
+// pool instead of allocating, and having the runtime zero, a megabyte.
+const arenaChunk = 64 << 10
+
+// arenas hands out room for entries from pooled chunks. A full chunk is
+// replaced, never grown, so the entries already cut from it stay put. The
+// entries are only read until Enqueue returns (the Pebble batch copies
+// them), so release can give every chunk back then.
+type arenas struct {
+	pool  *sync.Pool // of *[]byte with cap arenaChunk
+	cur   []byte
+	owned []*[]byte
+}
+
+// reserve returns the current buffer with room for about n more bytes;
+// the caller appends to it and stores the result back in cur. Appends past
+// n are correct: they grow a copy, and the entries cut before stay valid.
+func (ar *arenas) reserve(n int) []byte {
+	if cap(ar.cur)-len(ar.cur) >= n {
+		return ar.cur
 	}
-	return make([]byte, 0, max(n, min(n*itemsLeft, 1<<20)))
+	if n > arenaChunk {
+		ar.cur = make([]byte, 0, n)
+		return ar.cur
+	}
+	p, _ := ar.pool.Get().(*[]byte)
+	if p == nil {
+		b := make([]byte, 0, arenaChunk)
+		p = &b
+	}
+	ar.owned = append(ar.owned, p)
+	ar.cur = (*p)[:0]
+	return ar.cur
+}
+
+func (ar *arenas) release() {
+	for _, p := range ar.owned {
+		ar.pool.Put(p)
+	}
+	ar.owned, ar.cur = nil, nil
 }
 
 // alertSizeHint is about the size of a's binary encoding (an overestimate for

@@ -87,6 +87,8 @@ type Store struct {
 
 	dw *dedupWriter // writes ddb in the background
 
+	arenas sync.Pool // Enqueue's encode buffers (arenas)
+
 	// stopBackground ends the dedup sweep and writer goroutines;
 	// backgroundDone is closed when both returned.
 	stopBackground context.CancelFunc
