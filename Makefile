@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 DATA_DIR ?= ./lanner-data
 
-.PHONY: help setup build test test-unit lint generate generate-check vmlinux bench bench-router bench-outputs bench-rules bench-agent run clean
+.PHONY: bench-agent-floor help setup build test test-unit lint generate generate-check vmlinux bench bench-router bench-outputs bench-rules bench-agent run clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench-rules: ## rules engine: events/s, allocations, load+compile time
 
 bench-agent: ## workload slowdown with and without the agent (root)
 	$(GO) run ./cmd/lanner-agentbench
+
+bench-agent-floor: ## what each way of hooking syscall exit costs an open/read/close loop (root)
+	$(GO) run ./cmd/lanner-agentbench -floor
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -51,9 +51,6 @@ type Config struct {
 	// RingSize is each per-CPU ring's size in bytes (default 8 MiB).
 	RingSize   int
 	AllMatches bool
-	// SkipUnimplementedSyscalls leaves out syscalls the rules name that
-	// this kernel does not implement (capture.Config.SkipUnimplemented).
-	SkipUnimplementedSyscalls bool
 	// DropAlertInterval rate-limits the internal alert about dropped
 	// events (default 30s, Falco's default rate).
 	DropAlertInterval time.Duration
@@ -120,8 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Attach first, then read /proc: a process that starts in between is
 	// then seen by capture rather than missed by both.
-	capt, err := capture.Open(capture.Config{Syscalls: nrs, RingSize: cfg.RingSize,
-		SkipUnimplemented: cfg.SkipUnimplementedSyscalls, Logger: log})
+	capt, err := capture.Open(capture.Config{Syscalls: nrs, RingSize: cfg.RingSize, Logger: log})
 	if err != nil {
 		return fmt.Errorf("start capture: %w", err)
 	}

@@ -96,17 +96,14 @@ func problemsError(problems []loader.Problem) error {
 	return errors.Join(errs...)
 }
 
-// logHooks reports how the selected syscalls are hooked: a syscall without a
-// tracepoint of its own makes every syscall of every process run the capture
-// program, which is worth knowing.
+// logHooks reports how the selected syscalls are hooked (see
+// capture.Hook): how many on their own tracepoint, how many through
+// tp_btf/sys_exit, and which were left out as not implemented by the kernel.
 func logHooks(log *slog.Logger, h capture.HookReport) {
-	names := func(nrs []int) []string {
-		out := make([]string, len(nrs))
-		for i, nr := range nrs {
-			out[i] = capture.SyscallName(nr)
-		}
-		return out
+	skipped := make([]string, len(h.Skipped))
+	for i, nr := range h.Skipped {
+		skipped[i] = capture.SyscallName(nr)
 	}
 	log.Info("syscall hooks", "tracepoints", len(h.Tracepoints),
-		"all_syscalls_hook", names(h.AllSyscalls), "skipped_unimplemented", names(h.Skipped))
+		"tp_btf_sys_exit", len(h.AllSyscalls), "skipped_unimplemented", skipped)
 }

@@ -7,13 +7,15 @@
 // leaves intact on x86_64 (as Falco's modern probe does): no sys_enter program
 // and no per-thread map, so a captured syscall costs one program run.
 //
-// Two hooks share one handler. lanner_sys_exit_tp is attached to the
-// per-syscall tracepoint syscalls:sys_exit_<name> of each selected syscall:
-// the kernel runs it for those syscalls only, and every other syscall pays a
-// bit test. lanner_sys_exit (tp_btf/sys_exit) runs for every syscall and
-// filters in the map; userspace attaches it only for selected syscalls that
-// have no tracepoint (or when tracefs is unavailable), because running any
-// program on every syscall is most of the capture's fixed cost.
+// Two hooks share one handler. lanner_sys_exit (tp_btf/sys_exit, the
+// default) runs for every syscall and filters in the map. lanner_sys_exit_tp
+// can instead be attached to the per-syscall tracepoint
+// syscalls:sys_exit_<name> of each selected syscall (capture.HookTracepoints),
+// so that other syscalls run no program; on the kernels measured that saves
+// nothing, because the syscall-tracing slow path that any syscall-exit hook
+// turns on for every syscall is most of the fixed cost (docs/agent.md). The
+// filter map says which program captures which syscall, so that none is
+// reported twice while userspace switches hooks.
 //
 // Records go to one ring buffer per CPU with batched wake-ups. x86_64 only
 // (struct pt_regs).
@@ -132,7 +134,7 @@ enum flag {
 /* syscall_filter values. */
 enum filter_bit {
 	FILTER_SELECTED = 1, /* the loaded rules or state need this syscall */
-	FILTER_ALL_HOOK = 2, /* captured by tp_btf/sys_exit (no tracepoint of its own) */
+	FILTER_ALL_HOOK = 2, /* captured by tp_btf/sys_exit, not by a tracepoint */
 };
 
 enum counter {
@@ -746,8 +748,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, __u32 nr, long ret)
 	return 0;
 }
 
-/* Runs for every syscall: attached only while a selected syscall has no
- * tracepoint of its own (FILTER_ALL_HOOK). */
+/* Runs for every syscall; captures those routed to it (FILTER_ALL_HOOK). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -768,15 +769,21 @@ struct sys_exit_tp_ctx {
 };
 
 /* Attached to syscalls:sys_exit_<name> of each selected syscall that has
- * one; the filter check makes a deselection immediate even before userspace
- * detaches the tracepoint. Compat (ia32) syscalls never reach it. */
+ * one. The filter check makes a deselection immediate even before userspace
+ * detaches the tracepoint, and leaves a syscall routed to tp_btf/sys_exit to
+ * that program alone, so that no syscall is reported twice. Compat (ia32)
+ * syscalls never reach it. */
 SEC("tracepoint/syscalls/sys_exit")
 int lanner_sys_exit_tp(struct sys_exit_tp_ctx *ctx)
 {
 	__u32 nr = ctx->nr;
 	struct pt_regs *regs;
+	__u32 *on;
 
-	if (nr >= NR_SYSCALLS || !wanted(nr))
+	if (nr >= NR_SYSCALLS)
+		return 0;
+	on = bpf_map_lookup_elem(&syscall_filter, &nr);
+	if (!on || (*on & (FILTER_SELECTED | FILTER_ALL_HOOK)) != FILTER_SELECTED)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	return on_sys_exit(regs, nr, ctx->ret);

@@ -44,15 +44,14 @@ type Config struct {
 	// NoLifecycle stops fork/exec/exit events unless their syscalls are in
 	// the filter.
 	NoLifecycle bool
-	// Hook chooses how syscall exits are hooked; the default (HookAuto)
-	// uses per-syscall tracepoints where the kernel has them.
+	// Hook chooses how syscall exits are hooked (default HookAllSyscalls).
 	Hook Hook
-	// SkipUnimplemented leaves out selected syscalls that this kernel does
-	// not implement (they only ever fail with ENOSYS, e.g. init_module on
-	// a kernel without module support): they have no tracepoint, so
-	// capturing their attempts takes tp_btf/sys_exit, which runs for every
-	// syscall of every process. Off by default: Falco reports such
-	// attempts, and a rule can match them.
+	// SkipUnimplemented (with HookTracepoints) leaves out selected syscalls
+	// this kernel does not implement (they only ever fail with ENOSYS, e.g.
+	// init_module on a kernel without module support): they have no
+	// tracepoint, so capturing their attempts takes tp_btf/sys_exit for
+	// every selected syscall. Off by default: Falco reports such attempts,
+	// and a rule can match them.
 	SkipUnimplemented bool
 	Logger            *slog.Logger
 }
@@ -85,7 +84,7 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Hook != HookAuto && c.Hook != HookAllSyscalls {
+	if c.Hook != HookAllSyscalls && c.Hook != HookTracepoints {
 		return fmt.Errorf("capture: unknown Hook %d", int(c.Hook))
 	}
 	return nil
@@ -232,7 +231,7 @@ func (c *Capture) load() error {
 		}
 	}
 
-	if c.cfg.Hook == HookAuto {
+	if c.cfg.Hook == HookTracepoints {
 		if c.hooks.tracefs, err = findTracefs(); err != nil {
 			c.log.Warn("capture: no per-syscall tracepoints, every syscall runs the capture program", "err", err)
 		}
@@ -321,9 +320,33 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 		return ErrClosed
 	default:
 	}
-	// New tracepoints are attached before the filter selects their
-	// syscalls and old ones detached after it deselects them, so that a
-	// syscall in both sets is never missed.
+	// Per-syscall tracepoints only pay off when no program runs on every
+	// syscall anyway: if one selected syscall needs tp_btf/sys_exit, every
+	// selected syscall goes through it. New hooks are attached before the
+	// filter routes syscalls to them and old ones detached after, so that
+	// a syscall is never missed; the programs check the route, so that it
+	// is never reported twice.
+	useTP := c.cfg.Hook == HookTracepoints && c.hooks.tracefs != ""
+	var skip [MaxSyscall]bool
+	for i := range MaxSyscall {
+		if !useTP || !want[i] || c.hooks.hasTracepoint(i) {
+			continue
+		}
+		if c.hooks.unimpl[SyscallName(i)] {
+			skip[i] = true // SkipUnimplemented: ENOSYS attempts go unreported
+			continue
+		}
+		useTP = false
+	}
+	for i := range MaxSyscall {
+		if !useTP || !want[i] || skip[i] {
+			continue
+		}
+		if err := c.attachTracepoint(i); err != nil {
+			c.log.Warn("capture: syscall tracepoint unusable, using tp_btf/sys_exit", "syscall", SyscallName(i), "err", err)
+			useTP = false
+		}
+	}
 	keys := make([]uint32, MaxSyscall)
 	vals := make([]uint32, MaxSyscall)
 	needAll := false
@@ -333,17 +356,10 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 			continue
 		}
 		vals[i] = uint32(bpf.LannerFilterBitFILTER_SELECTED)
-		if c.cfg.Hook == HookAuto && c.hooks.hasTracepoint(i) {
-			err := c.attachTracepoint(i)
-			if err == nil {
-				continue
-			}
-			c.log.Warn("capture: syscall tracepoint unusable, using tp_btf/sys_exit", "syscall", SyscallName(i), "err", err)
-		} else if c.hooks.tracefs != "" && c.hooks.unimpl[SyscallName(i)] {
-			continue // SkipUnimplemented: ENOSYS attempts go unreported
+		if !useTP && !skip[i] {
+			vals[i] |= uint32(bpf.LannerFilterBitFILTER_ALL_HOOK)
+			needAll = true
 		}
-		vals[i] |= uint32(bpf.LannerFilterBitFILTER_ALL_HOOK)
-		needAll = true
 	}
 	if needAll && c.hooks.all == nil {
 		l, err := link.AttachTracing(link.TracingOptions{Program: c.objs.LannerSysExit})

@@ -496,9 +496,9 @@ func TestCloseDetaches(t *testing.T) {
 	if len(ids) != 5 {
 		t.Fatalf("program ids = %v", ids)
 	}
-	// fork, exec, exit, and the tracepoints of open and openat.
-	if n := countLinks(t, ids); n != 5 {
-		t.Fatalf("%d links attached, want 5", n)
+	// fork, exec, exit and sys_exit.
+	if n := countLinks(t, ids); n != 4 {
+		t.Fatalf("%d links attached, want 4", n)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -676,12 +676,12 @@ func TestCaptureDecodedArgs(t *testing.T) {
 }
 
 // TestHooks checks how selected syscalls are hooked: by their own exit
-// tracepoint, and through tp_btf/sys_exit (attached only while needed) for a
-// syscall without one, each captured exactly once while both are attached.
+// tracepoints, or all through tp_btf/sys_exit (attached only while needed)
+// when one has no tracepoint, each captured exactly once across the switch.
 func TestHooks(t *testing.T) {
 	const noTracepoint = 174 // create_module: removed long ago, never has a tracepoint
 	dir := t.TempDir()
-	col := startCapture(t, Config{IncludeSelf: true}, []string{"openat"}, func(e *Event) bool {
+	col := startCapture(t, Config{IncludeSelf: true, Hook: HookTracepoints}, []string{"openat"}, func(e *Event) bool {
 		return e.Kind == KindSyscall && bytes.HasPrefix(e.Path, []byte(dir))
 	})
 	c := col.c
@@ -702,8 +702,10 @@ func TestHooks(t *testing.T) {
 	if err := c.SetSyscalls([]int{257, noTracepoint}); err != nil {
 		t.Fatal(err)
 	}
-	if h := c.Hooks(); !slices.Equal(h.Tracepoints, []int{257}) || !slices.Equal(h.AllSyscalls, []int{noTracepoint}) {
-		t.Fatalf("Hooks() = %+v; want tracepoints [257], all-syscalls [%d]", h, noTracepoint)
+	// One syscall without a tracepoint puts every selected syscall on
+	// tp_btf/sys_exit: it runs for every syscall anyway.
+	if h := c.Hooks(); len(h.Tracepoints) != 0 || !slices.Equal(h.AllSyscalls, []int{noTracepoint, 257}) {
+		t.Fatalf("Hooks() = %+v; want all-syscalls [%d 257]", h, noTracepoint)
 	}
 	if n := allLinks(); n != 1 {
 		t.Fatalf("tp_btf/sys_exit links = %d, want 1", n)
@@ -731,17 +733,24 @@ func TestHooks(t *testing.T) {
 	if n := allLinks(); n != 0 {
 		t.Fatalf("tp_btf/sys_exit still attached (%d links) after its syscall was deselected", n)
 	}
+	if h := c.Hooks(); !slices.Equal(h.Tracepoints, []int{257}) {
+		t.Fatalf("Hooks() = %+v; want tracepoints [257] again", h)
+	}
+	p2 := filepath.Join(dir, "again")
+	if err := os.WriteFile(p2, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	col.wait(t, "openat of "+p2+" back on the tracepoint", func(r rec) bool { return r.path == p2 })
 }
 
-// TestHookAllSyscalls captures through tp_btf/sys_exit alone, the fallback
-// for kernels without tracefs.
-func TestHookAllSyscalls(t *testing.T) {
+// TestHookTracepoints captures through the per-syscall tracepoints alone.
+func TestHookTracepoints(t *testing.T) {
 	dir := t.TempDir()
-	col := startCapture(t, Config{IncludeSelf: true, Hook: HookAllSyscalls}, []string{"openat", "connect"}, func(e *Event) bool {
+	col := startCapture(t, Config{IncludeSelf: true, Hook: HookTracepoints}, []string{"openat", "connect"}, func(e *Event) bool {
 		return e.Kind == KindSyscall && (bytes.HasPrefix(e.Path, []byte(dir)) || e.SyscallName() == "connect")
 	})
-	if h := col.c.Hooks(); len(h.Tracepoints) != 0 || !slices.Equal(h.AllSyscalls, []int{42, 257}) {
-		t.Fatalf("Hooks() = %+v; want all-syscalls [42 257]", h)
+	if h := col.c.Hooks(); len(h.AllSyscalls) != 0 || !slices.Equal(h.Tracepoints, []int{42, 257}) {
+		t.Fatalf("Hooks() = %+v; want tracepoints [42 257]", h)
 	}
 	p := filepath.Join(dir, "f")
 	if err := os.WriteFile(p, nil, 0o600); err != nil {
@@ -784,7 +793,7 @@ func TestSkipUnimplemented(t *testing.T) {
 	if nr < 0 {
 		t.Skip("this kernel implements every syscall")
 	}
-	c, err := Open(Config{Syscalls: []int{257, nr}, SkipUnimplemented: true})
+	c, err := Open(Config{Syscalls: []int{257, nr}, Hook: HookTracepoints, SkipUnimplemented: true})
 	if err != nil {
 		t.Fatal(err)
 	}

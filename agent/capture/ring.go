@@ -72,7 +72,8 @@ var errRingCorrupt = errors.New("capture: ring record beyond the producer positi
 
 // next returns the next committed record, or ok false when there is none
 // yet (the ring is empty, or the next record is still being written). The
-// record stays valid until release publishes past it; finish marks it done.
+// record stays valid until release publishes past it; finish marks it done,
+// and next must not be called again before that.
 func (r *ring) next() (rec []byte, ok bool, err error) {
 	for {
 		if r.pos == r.end {
@@ -96,6 +97,9 @@ func (r *ring) next() (rec []byte, ok bool, err error) {
 		}
 		r.pos += total
 		if hdr&ringDiscardBit != 0 {
+			// Nothing is pending when next runs (one record per ring
+			// at a time), so a discarded record is done at once.
+			r.done = r.pos
 			continue
 		}
 		s := start + ringHdrSize
@@ -113,12 +117,6 @@ func (r *ring) release() {
 		atomic.StoreUint64(r.cons, r.done)
 		r.published = r.done
 	}
-}
-
-// available is how many bytes the producer has committed or reserved past
-// the published consumer position.
-func (r *ring) available() uint64 {
-	return atomic.LoadUint64(r.prod) - atomic.LoadUint64(r.cons)
 }
 
 func (r *ring) close() error {

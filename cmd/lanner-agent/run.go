@@ -35,7 +35,6 @@ func runAgent(ctx context.Context, args []string, logger *slog.Logger) error {
 	procRoot := fs.String("proc-root", "/proc", "the host's procfs")
 	allMatches := fs.Bool("all-matches", false, "raise an alert for every matching rule, not only the first")
 	ringBytes := fs.Int("ring-bytes", 8<<20, "size of each per-CPU ring buffer (a power of two); larger rings absorb longer bursts")
-	skipUnimpl := fs.Bool("skip-unimplemented-syscalls", false, "do not capture attempts of syscalls this kernel does not implement (e.g. init_module without module support), which would need a program on every syscall")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,7 +72,7 @@ func runAgent(ctx context.Context, args []string, logger *slog.Logger) error {
 			CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName},
 		SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax, MetricsAddr: *metrics,
 		Hostname: *hostname, HostRoot: *hostRoot, ProcRoot: *procRoot, AllMatches: *allMatches, RingSize: *ringBytes,
-		Reload: reload, Logger: logger, SkipUnimplementedSyscalls: *skipUnimpl,
+		Reload: reload, Logger: logger,
 	})
 }
 

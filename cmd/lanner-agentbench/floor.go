@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -17,65 +18,165 @@ import (
 	"github.com/lannerhq/lanner/agent/capture"
 )
 
-// floorVariant is one way of hooking syscall exit whose cost on the
-// open/read/close loop -floor measures.
-type floorVariant struct {
-	name  string
-	setup func() (func(), error) // returns the teardown
+// hookVariant is one way of hooking syscall exit whose cost on the
+// open/read/close loop -floor measures. load prepares it (programs loaded,
+// a reader running); on and off attach and detach it cheaply, so that runs
+// with and without it can alternate quickly.
+type hookVariant struct {
+	name string
+	load func() (*hookState, error)
 }
 
-// runFloor measures what hooking syscall exit costs the open/read/close
-// loop on this kernel before any work is done per event: trivial programs
-// (return 0) on tp_btf/sys_exit, raw_tp/sys_exit and the per-syscall perf
-// tracepoint syscalls:sys_exit_openat, then Lanner's own capture with
-// nothing selected and with openat captured and read. Variants are
-// interleaved round by round and the loop thread's CPU time is reported
-// next to wall time, so that other load on the machine shifts every
-// variant alike.
+type hookState struct {
+	on, off func() error
+	close   func()
+}
+
+// runFloor measures what each way of hooking syscall exit costs the
+// open/read/close loop on this kernel: trivial programs (return 0) on
+// tp_btf/sys_exit, raw_tp/sys_exit and the per-syscall perf tracepoint
+// syscalls:sys_exit_openat (the floor of each hook), then Lanner's capture
+// of openat through tp_btf/sys_exit and through the tracepoint, with a
+// concurrent reader and with none (records left in large rings during the
+// run). Lanner's rows add the program's own run time from the kernel's BPF
+// statistics, measured in one extra run. For each variant, runs without and with it alternate
+// (short runs, attach and detach in between) and the slowdown is the median
+// of the pairs' ratios of the loop thread's CPU time: load on a shared
+// machine drifts over seconds, and pairs a fraction of a second apart see
+// nearly the same load.
 func runFloor(target string, n, rounds int) error {
-	variants := []floorVariant{
-		{"bare", func() (func(), error) { return func() {}, nil }},
-		{"tp_btf/sys_exit, return 0", attachTrivial(ebpf.Tracing)},
-		{"raw_tp/sys_exit, return 0", attachTrivial(ebpf.RawTracepoint)},
-		{"tracepoint sys_exit_openat, return 0", attachTrivial(ebpf.TracePoint)},
-		{"lanner all-syscalls hook, ptrace only", attachCapture(capture.HookAllSyscalls, []string{"ptrace"})},
-		{"lanner all-syscalls hook, openat + read", attachCapture(capture.HookAllSyscalls, []string{"openat"})},
-		{"lanner tracepoints, openat + read", attachCapture(capture.HookAuto, []string{"openat"})},
-		{"lanner tracepoints, openat, read after", attachCaptureReadAfter(capture.HookAuto, []string{"openat"})},
+	variants := []hookVariant{
+		{"tp_btf/sys_exit, return 0", trivialHook(ebpf.Tracing)},
+		{"raw_tp/sys_exit, return 0", trivialHook(ebpf.RawTracepoint)},
+		{"tracepoint sys_exit_openat, return 0", trivialHook(ebpf.TracePoint)},
+		{"lanner via tp_btf/sys_exit, ptrace only", captureHook(capture.HookAllSyscalls, []string{"ptrace"})},
+		{"lanner via tp_btf/sys_exit, openat", captureHook(capture.HookAllSyscalls, []string{"openat"})},
+		{"lanner via tracepoints, openat", captureHook(capture.HookTracepoints, []string{"openat"})},
+		{"lanner via tracepoints, openat, no reader", captureNoReaderHook([]string{"openat"})},
 	}
-	wall := make([][]float64, len(variants))
-	cpu := make([][]float64, len(variants))
-	for r := 0; r < rounds; r++ {
-		for i, v := range variants {
-			stop, err := v.setup()
-			if err != nil {
-				return fmt.Errorf("%s: %w", v.name, err)
-			}
-			w, c, err := timedLoop(target, n)
-			stop()
-			if err != nil {
+	fmt.Printf("open/read/close of %s: %d pairs of runs of %d loops per variant (without, with)\n", target, rounds, n)
+	fmt.Printf("%-42s %12s %12s %10s %10s\n", "hook", "without cpu", "with cpu", "median", "quartiles")
+	for _, v := range variants {
+		st, err := v.load()
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		var without, with, ratio []float64
+		for r := 0; r < rounds; r++ {
+			if err := st.off(); err != nil {
+				st.close()
 				return err
 			}
-			wall[i] = append(wall[i], w)
-			cpu[i] = append(cpu[i], c)
+			_, c0, err := timedLoop(target, n)
+			if err == nil {
+				err = st.on()
+			}
+			if err != nil {
+				st.close()
+				return err
+			}
+			_, c1, err := timedLoop(target, n)
+			if err != nil {
+				st.close()
+				return err
+			}
+			without, with, ratio = append(without, c0), append(with, c1), append(ratio, c1/c0-1)
 		}
-	}
-	fmt.Printf("open/read/close of %s, %d loops per round, %d interleaved rounds\n", target, n, rounds)
-	fmt.Printf("%-42s %11s %11s %11s %9s %11s\n", "hook", "wall ns/op", "cpu median", "vs bare", "cpu min", "vs bare")
-	base, baseMin := median(cpu[0]), minOf(cpu[0])
-	for i, v := range variants {
-		c, m := median(cpu[i]), minOf(cpu[i])
-		fmt.Printf("%-42s %11.0f %11.0f %10.1f%% %9.0f %10.1f%%\n", v.name, median(wall[i]), c, 100*(c-base)/base, m, 100*(m-baseMin)/baseMin)
+		perRun := ""
+		if strings.HasPrefix(v.name, "lanner") {
+			perRun = programCost(st, target, n)
+		}
+		st.close()
+		q := quartiles(ratio)
+		fmt.Printf("%-42s %12.0f %12.0f %9.1f%% %4.1f..%.1f%%%s\n", v.name, median(without), median(with), 100*q[1], 100*q[0], 100*q[2], perRun)
 	}
 	return nil
 }
 
-func minOf(v []float64) float64 {
-	m := v[0]
-	for _, x := range v[1:] {
-		m = min(m, x)
+// programCost runs the loop once more with the kernel's BPF run-time
+// statistics on and returns the capture programs' own time per run (the
+// statistics add their clock reads to it).
+func programCost(st *hookState, target string, n int) string {
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return ""
 	}
-	return m
+	defer stats.Close()
+	if st.on() != nil {
+		return ""
+	}
+	before := lannerProgStats()
+	if _, _, err := timedLoop(target, n); err != nil {
+		return ""
+	}
+	after := lannerProgStats()
+	var runs, ns uint64
+	for id, a := range after {
+		b := before[id]
+		runs += a.RunCount - b.RunCount
+		ns += uint64(a.Runtime - b.Runtime)
+	}
+	if runs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("   (program %.0f ns/run, %.2f runs/loop)", float64(ns)/float64(runs), float64(runs)/float64(n))
+}
+
+// lannerProgStats are the run statistics of the loaded lanner_sys_exit*
+// programs, by id.
+func lannerProgStats() map[ebpf.ProgramID]ebpf.ProgramStats {
+	out := map[ebpf.ProgramID]ebpf.ProgramStats{}
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return out
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, "lanner_sys_exit") {
+			if s, err := p.Stats(); err == nil {
+				out[id] = *s
+			}
+		}
+		p.Close()
+	}
+}
+
+// captureNoReaderHook captures with no reader while the loop runs (rings
+// large enough for a run; off drains them): the loop then pays only for
+// producing the records.
+func captureNoReaderHook(syscalls []string) func() (*hookState, error) {
+	return func() (*hookState, error) {
+		c, err := capture.Open(capture.Config{IncludeSelf: true, NoLifecycle: true, Hook: capture.HookTracepoints,
+			RingSize: 64 << 20, WakeupBytes: 64 << 20, FlushInterval: time.Hour})
+		if err != nil {
+			return nil, err
+		}
+		return &hookState{
+			on: func() error { _, err := c.SetSyscallNames(syscalls); return err },
+			off: func() error {
+				if err := c.SetSyscalls(nil); err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				if err := c.Read(ctx, func(*capture.Event) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+					return err
+				}
+				return nil
+			},
+			close: func() {
+				if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
+					fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
+				}
+				c.Close()
+			},
+		}, nil
+	}
 }
 
 // timedLoop runs the open/read/close loop on a locked thread and returns
@@ -93,8 +194,9 @@ func timedLoop(target string, n int) (wallNs, cpuNs float64, err error) {
 	return float64(el.Nanoseconds()) / float64(n), float64(c) / float64(n), err
 }
 
-func attachTrivial(typ ebpf.ProgramType) func() (func(), error) {
-	return func() (func(), error) {
+// trivialHook is a program that returns 0, attached to sys_exit by typ.
+func trivialHook(typ ebpf.ProgramType) func() (*hookState, error) {
+	return func() (*hookState, error) {
 		spec := &ebpf.ProgramSpec{
 			Type:         typ,
 			License:      "GPL",
@@ -109,32 +211,42 @@ func attachTrivial(typ ebpf.ProgramType) func() (func(), error) {
 			return nil, err
 		}
 		var l link.Link
-		switch typ {
-		case ebpf.Tracing:
-			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
-		case ebpf.RawTracepoint:
-			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: prog})
-		case ebpf.TracePoint:
-			l, err = link.Tracepoint("syscalls", "sys_exit_openat", prog, nil)
-		default:
-			err = errors.New("unsupported program type")
+		st := &hookState{
+			on: func() error {
+				var err error
+				switch typ {
+				case ebpf.Tracing:
+					l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+				case ebpf.RawTracepoint:
+					l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: prog})
+				case ebpf.TracePoint:
+					l, err = link.Tracepoint("syscalls", "sys_exit_openat", prog, nil)
+				default:
+					err = errors.New("unsupported program type")
+				}
+				return err
+			},
+			off: func() error {
+				if l == nil {
+					return nil
+				}
+				err := l.Close()
+				l = nil
+				return err
+			},
 		}
-		if err != nil {
-			prog.Close()
-			return nil, err
-		}
-		return func() { l.Close(); prog.Close() }, nil
+		st.close = func() { _ = st.off(); prog.Close() }
+		return st, nil
 	}
 }
 
-func attachCapture(hook capture.Hook, syscalls []string) func() (func(), error) {
-	return func() (func(), error) {
+// captureHook is Lanner's capture with a reader running; on selects the
+// syscalls (which attaches their hooks), off selects none (which detaches
+// them).
+func captureHook(hook capture.Hook, syscalls []string) func() (*hookState, error) {
+	return func() (*hookState, error) {
 		c, err := capture.Open(capture.Config{IncludeSelf: true, NoLifecycle: true, Hook: hook})
 		if err != nil {
-			return nil, err
-		}
-		if _, err := c.SetSyscallNames(syscalls); err != nil {
-			c.Close()
 			return nil, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -143,44 +255,27 @@ func attachCapture(hook capture.Hook, syscalls []string) func() (func(), error) 
 			defer close(done)
 			_ = c.Read(ctx, func(*capture.Event) error { return nil })
 		}()
-		return func() {
-			cancel()
-			<-done
-			if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
-				fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
-			}
-			c.Close()
+		return &hookState{
+			on:  func() error { _, err := c.SetSyscallNames(syscalls); return err },
+			off: func() error { return c.SetSyscalls(nil) },
+			close: func() {
+				cancel()
+				<-done
+				if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
+					fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
+				}
+				c.Close()
+			},
 		}, nil
 	}
 }
 
-func median(v []float64) float64 {
+func median(v []float64) float64 { return quartiles(v)[1] }
+
+// quartiles returns the 25th, 50th and 75th percentiles of v.
+func quartiles(v []float64) [3]float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-// attachCaptureReadAfter captures into rings large enough for the whole
-// round and reads them only afterwards: the loop then runs without a
-// reader on the other CPU touching the rings' shared positions.
-func attachCaptureReadAfter(hook capture.Hook, syscalls []string) func() (func(), error) {
-	return func() (func(), error) {
-		c, err := capture.Open(capture.Config{IncludeSelf: true, NoLifecycle: true, Hook: hook, RingSize: 128 << 20, WakeupBytes: 128 << 20, FlushInterval: time.Hour})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := c.SetSyscallNames(syscalls); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = c.Read(ctx, func(*capture.Event) error { return nil })
-			if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
-				fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
-			}
-			c.Close()
-		}, nil
-	}
+	at := func(q float64) float64 { return s[int(q*float64(len(s)-1)+0.5)] }
+	return [3]float64{at(0.25), at(0.5), at(0.75)}
 }

@@ -1,8 +1,10 @@
 // Command lanner-agentbench measures how much lanner-agent slows down
-// syscall-heavy workloads: each workload runs without the agent, with the
-// agent running Falco's three official rules files, and without it again, in
-// one run. It prints the slowdown, the events the agent dropped, and the
-// agent's CPU time and peak RSS. Needs root (the agent loads eBPF).
+// syscall-heavy workloads: the workloads run without the agent and with the
+// agent running Falco's three official rules files, alternating, in one run.
+// It prints the slowdown in wall and CPU time, the events the agent dropped,
+// and the agent's CPU time and peak RSS. With -floor it instead measures what
+// each way of hooking syscall exit costs the open/read/close loop. Needs root
+// (the agent loads eBPF).
 package main
 
 import (
@@ -34,11 +36,11 @@ type workload struct {
 func main() {
 	var (
 		rulesDir = flag.String("rules", "../shared/testdata/falco", "directory holding falco_rules.yaml, falco-incubating_rules.yaml, falco-sandbox_rules.yaml")
-		rounds   = flag.Int("rounds", 5, "timed rounds per workload and phase (the median is reported)")
+		rounds   = flag.Int("rounds", 5, "rounds with the agent, each between two rounds without it (medians are reported)")
 		scale    = flag.Float64("scale", 1, "multiply every workload's iteration count")
 		agentBin = flag.String("agent", "", "lanner-agent binary (default: build ./cmd/lanner-agent)")
 		agentArg = flag.String("agent-args", "", "extra arguments for lanner-agent run, space-separated")
-		floor    = flag.Bool("floor", false, "instead: measure the cost of each way of hooking syscall exit on the open/read/close loop")
+		floor    = flag.Bool("floor", false, "instead: measure the cost of each way of hooking syscall exit on the open/read/close loop (6×rounds pairs of runs)")
 	)
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -78,7 +80,7 @@ func main() {
 	f.Close()
 	n := func(base int) int { return max(1, int(float64(base)*(*scale))) }
 	if *floor {
-		if err := runFloor(target, n(200000), *rounds); err != nil {
+		if err := runFloor(target, n(20000), 6**rounds); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -89,42 +91,66 @@ func main() {
 		{"connect", n(10000), func(n int) error { return connectLoop(addr, n) }},
 	}
 
-	fmt.Printf("lanner-agentbench: %d rounds per phase, rules: %s, agent args: %q\n", *rounds, strings.Join(files, ", "), *agentArg)
-	before, beforeCPU := measureAll(workloads, *rounds)
-
-	agent, err := startAgent(bin, rules, strings.Fields(*agentArg))
-	if err != nil {
-		log.Fatal(err)
+	fmt.Printf("lanner-agentbench: %d rounds (without, with the agent, alternating), rules: %s, agent args: %q\n",
+		*rounds, strings.Join(files, ", "), *agentArg)
+	// Phases alternate (without, with, without, ..., without) so that each
+	// run with the agent sits between two runs without it, minutes apart at
+	// most: on a shared machine the load drifts more than that.
+	var (
+		without, withAgent [][2][]int64 // per round: wall, cpu per workload
+		metrics            = map[string]float64{}
+		agentCPU           time.Duration
+		hwm                int64
+	)
+	measure := func() [2][]int64 {
+		wall, cpu := measureAll(workloads, 1)
+		return [2][]int64{wall, cpu}
 	}
-	cpu0, _ := procCPU(agent.pid)
-	with, withCPU := measureAll(workloads, *rounds)
-	cpu1, _ := procCPU(agent.pid)
-	metrics, _ := scrape(agent.metrics)
-	hwm, _ := procHWM(agent.pid)
-	agent.stop()
-
-	after, afterCPU := measureAll(workloads, *rounds)
-
-	fmt.Println()
-	fmt.Printf("%-18s %14s %14s %14s %10s\n", "workload", "without (ns/op)", "with (ns/op)", "without again", "slowdown")
-	for i, w := range workloads {
-		base := (before[i] + after[i]) / 2
-		slow := 100 * (float64(with[i]) - float64(base)) / float64(base)
-		fmt.Printf("%-18s %14d %14d %14d %9.1f%%\n", w.name, before[i], with[i], after[i], slow)
+	for r := 0; r < *rounds; r++ {
+		without = append(without, measure())
+		agent, err := startAgent(bin, rules, strings.Fields(*agentArg))
+		if err != nil {
+			log.Fatal(err)
+		}
+		cpu0, _ := procCPU(agent.pid)
+		withAgent = append(withAgent, measure())
+		cpu1, _ := procCPU(agent.pid)
+		m, _ := scrape(agent.metrics)
+		for k, v := range m {
+			if k != "lanner_agent_threads" {
+				metrics[k] += v
+			}
+		}
+		agentCPU += cpu1 - cpu0
+		h, _ := procHWM(agent.pid)
+		hwm = max(hwm, h)
+		agent.stop()
 	}
-	fmt.Println()
-	fmt.Println("the same, in CPU time of the workload (user+system, children included; steadier on a shared machine):")
-	fmt.Printf("%-18s %14s %14s %14s %10s\n", "workload", "without (ns/op)", "with (ns/op)", "without again", "slowdown")
-	for i, w := range workloads {
-		base := (beforeCPU[i] + afterCPU[i]) / 2
-		slow := 100 * (float64(withCPU[i]) - float64(base)) / float64(base)
-		fmt.Printf("%-18s %14d %14d %14d %9.1f%%\n", w.name, beforeCPU[i], withCPU[i], afterCPU[i], slow)
+	without = append(without, measure())
+
+	for k, title := range []string{
+		"wall time per iteration",
+		"CPU time of the workload per iteration (user+system, children included; steadier on a shared machine)",
+	} {
+		fmt.Println()
+		fmt.Println(title + ", medians over rounds; slowdown = median of each round's with / mean of the runs without around it:")
+		fmt.Printf("%-18s %14s %14s %14s %10s\n", "workload", "without (ns/op)", "with (ns/op)", "without again", "slowdown")
+		for i, w := range workloads {
+			var before, with, after []int64
+			var ratios []float64
+			for r := range withAgent {
+				b, a, x := without[r][k][i], without[r+1][k][i], withAgent[r][k][i]
+				before, after, with = append(before, b), append(after, a), append(with, x)
+				ratios = append(ratios, float64(x)/(float64(a+b)/2)-1)
+			}
+			fmt.Printf("%-18s %14d %14d %14d %9.1f%%\n", w.name, medianInt(before), medianInt(with), medianInt(after), 100*median(ratios))
+		}
 	}
 	fmt.Println()
 	fmt.Printf("agent events evaluated: %.0f   kernel events seen: %.0f   dropped: %.0f (ring full %.0f, no ring %.0f)\n",
 		metrics["lanner_agent_events_total"], metrics["seen"], metrics["dropped"], metrics["ring_full"], metrics["no_ring"])
 	fmt.Printf("agent alerts: %.0f   alerts dropped: %.0f\n", metrics["lanner_agent_alerts_total"], metrics["lanner_agent_alerts_dropped_total"])
-	fmt.Printf("agent CPU during the measured phase: %.2fs   peak RSS: %.1f MiB\n", (cpu1 - cpu0).Seconds(), float64(hwm)/1024)
+	fmt.Printf("agent CPU during the measured phases: %.2fs   peak RSS: %.1f MiB\n", agentCPU.Seconds(), float64(hwm)/1024)
 }
 
 // measureAll times each workload: the median over rounds of the wall time
