@@ -128,17 +128,8 @@ func startZincEnv(t testing.TB, env ...string) *zinc {
 // search returns the _source of up to size documents of index.
 func (z *zinc) search(t testing.TB, index string, size int) []map[string]any {
 	t.Helper()
-	q := fmt.Sprintf(`{"query":{"match_all":{}},"size":%d}`, size)
-	req, _ := http.NewRequest(http.MethodPost, z.URL+"/"+index+"/_search", strings.NewReader(q))
-	req.SetBasicAuth(z.User, z.Pass)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
+	code, b := z.query(t, index, fmt.Sprintf(`{"query":{"match_all":{}},"size":%d}`, size))
+	if code != 200 {
 		return nil // index not there yet
 	}
 	var r struct {
@@ -164,15 +155,7 @@ func (z *zinc) search(t testing.TB, index string, size int) []map[string]any {
 // index does not answer yet).
 func (z *zinc) count(t testing.TB, index string) int {
 	t.Helper()
-	q := `{"query":{"match_all":{}},"size":0,"track_total_hits":true}`
-	req, _ := http.NewRequest(http.MethodPost, z.URL+"/"+index+"/_search", strings.NewReader(q))
-	req.SetBasicAuth(z.User, z.Pass)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	code, b := z.query(t, index, `{"query":{"match_all":{}},"size":0,"track_total_hits":true}`)
 	var r struct {
 		Hits struct {
 			Total struct {
@@ -180,10 +163,25 @@ func (z *zinc) count(t testing.TB, index string) int {
 			} `json:"total"`
 		} `json:"hits"`
 	}
-	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&r) != nil {
+	if code != 200 || json.Unmarshal(b, &r) != nil {
 		return -1
 	}
 	return r.Hits.Total.Value
+}
+
+// query posts a search body to index and returns the status and answer.
+func (z *zinc) query(t testing.TB, index, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, z.URL+"/"+index+"/_search", strings.NewReader(body))
+	req.SetBasicAuth(z.User, z.Pass)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
 }
 
 // waitCount polls until index holds n searchable documents, at most limit.
