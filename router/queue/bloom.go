@@ -24,31 +24,35 @@ type bucketFilter struct {
 }
 
 const (
-	bloomBitsPerKey = 12 // about 0.3% false positives with 8 probes
-	bloomProbes     = 8
+	// About 0.05% false positives per filter (a bucket holds a few):
+	// each false positive costs a disk lookup, ~25 µs.
+	bloomBitsPerKey = 16
+	bloomProbes     = 11
 	bloomFirstCap   = 1 << 16
 	bloomMaxCap     = 1 << 22
-	// DefaultDedupMemory caps the filters: ~1.5 bytes per uuid in the window.
+	// DefaultDedupMemory caps the filters: 2–4 bytes per uuid in the window.
 	DefaultDedupMemory = 32 << 20
 )
 
 type bloomFilter struct {
 	bits []uint64
-	m    uint64 // number of bits
+	mask uint64 // number of bits - 1; a power of two, so no division per probe
 	n    int    // keys added
 	cap  int    // keys it was sized for
 }
 
 func newBloom(capacity int) *bloomFilter {
-	m := uint64(capacity * bloomBitsPerKey)
-	words := (m + 63) / 64
-	return &bloomFilter{bits: make([]uint64, words), m: words * 64, cap: capacity}
+	m := uint64(64)
+	for m < uint64(capacity*bloomBitsPerKey) {
+		m <<= 1
+	}
+	return &bloomFilter{bits: make([]uint64, m/64), mask: m - 1, cap: capacity}
 }
 
 func (b *bloomFilter) add(h uint64) {
 	h1, h2 := h, bits.RotateLeft64(h, 32)|1
 	for i := uint64(0); i < bloomProbes; i++ {
-		p := (h1 + i*h2) % b.m
+		p := (h1 + i*h2) & b.mask
 		b.bits[p/64] |= 1 << (p % 64)
 	}
 	b.n++
@@ -57,7 +61,7 @@ func (b *bloomFilter) add(h uint64) {
 func (b *bloomFilter) has(h uint64) bool {
 	h1, h2 := h, bits.RotateLeft64(h, 32)|1
 	for i := uint64(0); i < bloomProbes; i++ {
-		p := (h1 + i*h2) % b.m
+		p := (h1 + i*h2) & b.mask
 		if b.bits[p/64]&(1<<(p%64)) == 0 {
 			return false
 		}
@@ -116,13 +120,13 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 			if n > 0 {
 				c = min(bf.filters[n-1].cap*2, bloomMaxCap)
 			}
-			size := c * bloomBitsPerKey / 8
+			cur = newBloom(c)
+			size := len(cur.bits) * 8
 			if f.used+size > f.maxBytes {
 				bf.saturated = true
 				return
 			}
 			f.used += size
-			cur = newBloom(c)
 			bf.filters = append(bf.filters, cur)
 		}
 		cur.add(h)

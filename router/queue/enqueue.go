@@ -270,18 +270,15 @@ func (ar *arenas) release() {
 	ar.owned, ar.cur = nil, nil
 }
 
-// alertSizeHint is about the size of a's binary encoding (an overestimate for
-// the usual field types; appends past it are still correct, just slower).
+// alertSizeHint is about the size of a's binary encoding, without walking
+// output_fields (a map walk per alert cost more than the encoding saved):
+// Falco's output text renders most field values, so twice its length plus
+// a per-field allowance covers the usual alert. A larger one is still
+// encoded correctly; its append grows a copy of the current arena.
 func alertSizeHint(a *alert.Alert) int {
-	n := 64 + len(a.UUID) + len(a.Rule) + len(a.Output) + len(a.Source) + len(a.Hostname)
+	n := 96 + len(a.UUID) + len(a.Rule) + 2*len(a.Output) + len(a.Source) + len(a.Hostname) + 48*len(a.OutputFields)
 	for _, t := range a.Tags {
 		n += len(t) + 4
-	}
-	for k, v := range a.OutputFields {
-		n += len(k) + 32 // tag, lengths and a number's digits
-		if s, ok := v.(string); ok {
-			n += len(s)
-		}
 	}
 	return n
 }
