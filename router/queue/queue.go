@@ -395,6 +395,11 @@ func (s *Store) Close() error {
 	if s.gc != nil {
 		s.gc.stop()
 	}
+	// Enqueues that ran after the background writer stopped left their
+	// uuids here; none can follow now.
+	if s.ddb != nil {
+		s.dw.flush()
+	}
 	if err := s.saveCounters(); err != nil {
 		// The next Open counts the entries instead.
 		s.log.Warn("queue: saving counters on close failed", "err", err)
