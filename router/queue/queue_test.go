@@ -801,3 +801,42 @@ func TestOpenRefusesFirstLayout(t *testing.T) {
 		t.Fatalf("Open = %v, want the layout named", err)
 	}
 }
+
+// The on-disk dedup index answers exactly with the Bloom filter out of the
+// way, and rebuilds the filter after a restart.
+func TestDedupIndexOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, time.Hour)
+	s.filter = newDedupFilter(0) // saturated: every lookup goes to the index
+	seen := uuids("seen", 2000)  // spread over every shard
+	enqueue(t, s, "a", seen...)
+	s.dw.flush() // from memory to the DB
+	if n := len(s.dw.pending); n != 0 {
+		t.Fatalf("%d digests still pending after flush", n)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		ids := append(uuids("seen", 2000)[1990:], uuids(when, 10)...)
+		got := enqueue(t, s, "a", ids...)
+		for i, o := range got {
+			want := Queued
+			if i < 10 {
+				want = Duplicate
+			}
+			if o != want {
+				t.Fatalf("%s: %s is %v, want %v", when, ids[i], o, want)
+			}
+		}
+		// Another output has its own digests.
+		if got := enqueue(t, s, "b", seen[len(when)]); got[0] != Queued {
+			t.Fatalf("%s: other output: %v", when, got[0])
+		}
+	}
+	check(s, "before")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, time.Hour)
+	defer s.Close()
+	check(s, "after") // with the filter rebuilt from the index
+}
