@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 )
 
@@ -169,11 +169,7 @@ func secret(key, value, file string) (string, error) {
 	if value != "" {
 		return "", fmt.Errorf("elasticsearch: set %s or %s_file, not both", key, key)
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("elasticsearch: %s_file: %w", key, err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	return outputs.ReadSecretFile("elasticsearch", key, file)
 }
 
 // validIndex applies Elasticsearch's index name rules to the configured base.

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 )
 
@@ -165,11 +165,11 @@ func (c *Config) Validate() error {
 		if c.Password != "" {
 			return errors.New("kafka: set password or password_file, not both")
 		}
-		b, err := os.ReadFile(c.PasswordFile)
+		pw, err := outputs.ReadSecretFile("kafka", "password", c.PasswordFile)
 		if err != nil {
-			return fmt.Errorf("kafka: password_file: %w", err)
+			return err
 		}
-		c.Password = strings.TrimRight(string(b), "\r\n")
+		c.Password = pw
 		c.PasswordFile = ""
 	}
 	if c.SASL != "" {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 )
 
@@ -59,11 +59,11 @@ type Config struct {
 // Validate applies defaults and checks the settings.
 func (c *Config) Validate() error {
 	if c.APIKeyFile != "" {
-		b, err := os.ReadFile(c.APIKeyFile)
+		k, err := outputs.ReadSecretFile("loki", "apikey", c.APIKeyFile)
 		if err != nil {
-			return fmt.Errorf("loki: apikey_file: %w", err)
+			return err
 		}
-		c.APIKey = strings.TrimSpace(string(b))
+		c.APIKey = k
 	}
 	if c.HostPort == "" {
 		return errors.New("loki: hostport is required")

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 )
 
@@ -56,18 +56,18 @@ type Config struct {
 // Validate applies defaults, reads *_file secrets and checks the settings.
 func (c *Config) Validate() error {
 	if c.WebhookURLFile != "" {
-		b, err := os.ReadFile(c.WebhookURLFile)
+		u, err := outputs.ReadSecretFile("slack", "webhookurl", c.WebhookURLFile)
 		if err != nil {
-			return fmt.Errorf("slack: webhookurl_file: %w", err)
+			return err
 		}
-		c.WebhookURL = strings.TrimSpace(string(b))
+		c.WebhookURL = u
 	}
 	if c.TokenFile != "" {
-		b, err := os.ReadFile(c.TokenFile)
+		tok, err := outputs.ReadSecretFile("slack", "token", c.TokenFile)
 		if err != nil {
-			return fmt.Errorf("slack: token_file: %w", err)
+			return err
 		}
-		c.Token = strings.TrimSpace(string(b))
+		c.Token = tok
 	}
 	switch {
 	case c.WebhookURL == "" && c.Token == "":

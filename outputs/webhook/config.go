@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 )
 
@@ -47,11 +47,11 @@ type Config struct {
 // secrets so a missing file fails at startup.
 func (c *Config) Validate() error {
 	if c.AddressFile != "" {
-		b, err := os.ReadFile(c.AddressFile)
+		a, err := outputs.ReadSecretFile("webhook", "address", c.AddressFile)
 		if err != nil {
-			return fmt.Errorf("webhook: address_file: %w", err)
+			return err
 		}
-		c.Address = strings.TrimSpace(string(b))
+		c.Address = a
 	}
 	if c.Address == "" {
 		return errors.New("webhook: address is required")
@@ -69,14 +69,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("webhook: method %q: want POST or PUT", c.Method)
 	}
 	for h, f := range c.CustomHeadersFile {
-		b, err := os.ReadFile(f)
+		v, err := outputs.ReadSecretFile("webhook", "customheaders", f)
 		if err != nil {
-			return fmt.Errorf("webhook: customheaders_file %s: %w", h, err)
+			return fmt.Errorf("%w (header %s)", err, h)
 		}
 		if c.CustomHeaders == nil {
 			c.CustomHeaders = map[string]string{}
 		}
-		c.CustomHeaders[h] = strings.TrimSpace(string(b))
+		c.CustomHeaders[h] = v
 	}
 	if err := (httpout.Transport{Timeout: &c.Timeout, CheckCert: c.CheckCert, MutualTLS: c.MutualTLS, TLS: &c.TLS}).Apply("webhook"); err != nil {
 		return err
