@@ -339,52 +339,33 @@ func unescape(raw string) (string, string) {
 // ---- grammar ----
 
 func (p *parser) parseOr() Expr {
-	p.enter()
-	defer p.leave()
-	p.blank()
-	pos := p.pos()
-	first := p.parseAnd()
-	p.blank()
-	var children []Expr
-	for p.lit("or") {
-		var child Expr
-		if !p.blank() {
-			if !p.lit("(") {
-				p.fail("expected blank or '(' after 'or'")
-			}
-			child = p.parseEmbedded()
-		} else {
-			child = p.parseAnd()
-		}
-		if children == nil {
-			children = []Expr{first}
-		}
-		children = append(children, child)
-		p.blank()
-	}
-	if children == nil {
-		return first
-	}
-	return &Or{Pos: pos, Children: children}
+	return p.parseChain("or", p.parseAnd, func(pos Pos, c []Expr) Expr { return &Or{Pos: pos, Children: c} })
 }
 
 func (p *parser) parseAnd() Expr {
+	return p.parseChain("and", p.parseNot, func(pos Pos, c []Expr) Expr { return &And{Pos: pos, Children: c} })
+}
+
+// parseChain parses operand (keyword operand)*: an operand right after the
+// keyword must follow a blank or be parenthesised. One operand is returned
+// as is; several are joined by build.
+func (p *parser) parseChain(keyword string, operand func() Expr, build func(Pos, []Expr) Expr) Expr {
 	p.enter()
 	defer p.leave()
 	p.blank()
 	pos := p.pos()
-	first := p.parseNot()
+	first := operand()
 	p.blank()
 	var children []Expr
-	for p.lit("and") {
+	for p.lit(keyword) {
 		var child Expr
 		if !p.blank() {
 			if !p.lit("(") {
-				p.fail("expected blank or '(' after 'and'")
+				p.fail("expected blank or '(' after '%s'", keyword)
 			}
 			child = p.parseEmbedded()
 		} else {
-			child = p.parseNot()
+			child = operand()
 		}
 		if children == nil {
 			children = []Expr{first}
@@ -395,7 +376,7 @@ func (p *parser) parseAnd() Expr {
 	if children == nil {
 		return first
 	}
-	return &And{Pos: pos, Children: children}
+	return build(pos, children)
 }
 
 // notBlank matches not[[:space:]]+.
