@@ -216,19 +216,15 @@ func (sc *scratch) room(n int) {
 	}
 }
 
-// valueSizeHint is about the size of a's JSON (appends past it still work).
+// valueSizeHint is about the size of a's JSON, without walking
+// output_fields (this runs once per record): Falco's output text renders
+// most field values, so twice its length plus a per-field allowance covers
+// the usual alert. A larger value is still encoded correctly; its append
+// grows a copy of the current chunk.
 func valueSizeHint(a *alert.Alert) int {
-	n := 160 + len(a.UUID) + len(a.Rule) + 2*len(a.Output) + len(a.Source) + len(a.Hostname)
+	n := 160 + len(a.UUID) + len(a.Rule) + 2*len(a.Output) + len(a.Source) + len(a.Hostname) + 64*len(a.OutputFields)
 	for _, t := range a.Tags {
 		n += len(t) + 4
-	}
-	for k, v := range a.OutputFields {
-		n += len(k) + 8
-		if s, ok := v.(string); ok {
-			n += 2 * len(s)
-		} else {
-			n += 24
-		}
 	}
 	return n
 }
