@@ -77,6 +77,19 @@ type field func(key, val *yaml.Node)
 // mapping decodes a mapping whose keys must all be in fields. what names the
 // section in messages ("http.tls", "routes[2].match").
 func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]field) {
+	d.entries(n, what, func(k, v *yaml.Node) {
+		f, ok := fields[k.Value]
+		if !ok {
+			d.errf(k, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, fields))
+			return
+		}
+		f(k, v)
+	})
+}
+
+// entries calls fn for each key of a mapping and its value node as written
+// (an alias is not resolved), reporting non-string and duplicate keys.
+func (d *decoder) entries(n *yaml.Node, what string, fn func(k, v *yaml.Node)) {
 	n = d.resolve(n)
 	if isNull(n) || d.exhausted() {
 		return
@@ -87,7 +100,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]field) {
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), n.Content[i+1]
+		k := d.resolve(n.Content[i])
 		if k.Kind != yaml.ScalarNode {
 			d.errf(k, "%s: keys must be strings", what)
 			continue
@@ -97,12 +110,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]field) {
 			continue
 		}
 		seen[k.Value] = true
-		f, ok := fields[k.Value]
-		if !ok {
-			d.errf(k, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, fields))
-			continue
-		}
-		f(k, v)
+		fn(k, n.Content[i+1])
 	}
 }
 
@@ -164,28 +172,7 @@ func knownKeys(fields map[string]field) string {
 
 // pairs iterates a mapping of arbitrary keys (customfields, overrides).
 func (d *decoder) pairs(n *yaml.Node, what string, fn func(k, v *yaml.Node)) {
-	n = d.resolve(n)
-	if isNull(n) || d.exhausted() {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errf(n, "%s: expected a mapping, got %s", what, kindName(n))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.resolve(n.Content[i])
-		if k.Kind != yaml.ScalarNode {
-			d.errf(k, "%s: keys must be strings", what)
-			continue
-		}
-		if seen[k.Value] {
-			d.errf(k, "%s: duplicate key %q", what, k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		fn(k, d.resolve(n.Content[i+1]))
-	}
+	d.entries(n, what, func(k, v *yaml.Node) { fn(k, d.resolve(v)) })
 }
 
 func (d *decoder) list(n *yaml.Node, what string, fn func(i int, item *yaml.Node)) {
