@@ -165,44 +165,37 @@ func join(sep string, v any) string {
 
 // field accepts Data, *alert.Alert or a map, so it works wherever a template is.
 func field(key string, v any) string {
-	var m map[string]any
-	switch d := v.(type) {
-	case Data:
-		if d.Alert != nil {
-			m = d.OutputFields
-		}
-	case *Data:
-		if d != nil && d.Alert != nil {
-			m = d.OutputFields
-		}
-	case *alert.Alert:
-		if d != nil {
-			m = d.OutputFields
-		}
-	case map[string]any:
-		m = d
-	}
-	x, ok := m[key]
+	x, ok := outputFields(v)[key]
 	if !ok {
 		return ""
 	}
 	return alert.FieldString(x)
 }
 
-func fields(v any) []Field {
-	var m map[string]any
+// outputFields finds the output fields in whatever a template was given:
+// Data, *Data, *alert.Alert or the map itself.
+func outputFields(v any) map[string]any {
 	switch d := v.(type) {
 	case Data:
 		if d.Alert != nil {
-			m = d.OutputFields
+			return d.OutputFields
+		}
+	case *Data:
+		if d != nil && d.Alert != nil {
+			return d.OutputFields
 		}
 	case *alert.Alert:
 		if d != nil {
-			m = d.OutputFields
+			return d.OutputFields
 		}
 	case map[string]any:
-		m = d
+		return d
 	}
+	return nil
+}
+
+func fields(v any) []Field {
+	m := outputFields(v)
 	out := make([]Field, 0, len(m))
 	for k, x := range m {
 		out = append(out, Field{Key: k, Value: alert.FieldString(x)})
