@@ -149,6 +149,17 @@ func (r *resolver) macro(name string, at condition.Pos, vis int) (condition.Expr
 	return e, ok
 }
 
+// resolveAll resolves each child in place; false if any failed.
+func (r *resolver) resolveAll(children []condition.Expr, vis int) bool {
+	ok := true
+	for i, ch := range children {
+		x, good := r.resolve(ch, vis)
+		children[i] = x
+		ok = ok && good
+	}
+	return ok
+}
+
 // resolve replaces macro references and list names in e, in place where it
 // can. Expanded subtrees are shared, not copied.
 func (r *resolver) resolve(e condition.Expr, vis int) (condition.Expr, bool) {
@@ -156,21 +167,9 @@ func (r *resolver) resolve(e condition.Expr, vis int) (condition.Expr, bool) {
 	case *condition.Identifier:
 		return r.macro(n.Name, n.Pos, vis)
 	case *condition.And:
-		ok := true
-		for i, ch := range n.Children {
-			x, good := r.resolve(ch, vis)
-			n.Children[i] = x
-			ok = ok && good
-		}
-		return n, ok
+		return n, r.resolveAll(n.Children, vis)
 	case *condition.Or:
-		ok := true
-		for i, ch := range n.Children {
-			x, good := r.resolve(ch, vis)
-			n.Children[i] = x
-			ok = ok && good
-		}
-		return n, ok
+		return n, r.resolveAll(n.Children, vis)
 	case *condition.Not:
 		x, ok := r.resolve(n.X, vis)
 		n.X = x
