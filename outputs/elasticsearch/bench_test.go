@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,12 +63,12 @@ func BenchmarkDeliveredThroughQueue(b *testing.B) {
 		if err := q.StartOutput("es", o, opts); err != nil {
 			b.Fatal(err)
 		}
-		cpu0, zcpu0 := cpuTime(), z.cpuTime()
+		cpu0, zcpu0 := outputtest.CPUTime(), z.cpuTime()
 		b.ResetTimer()
 		start := time.Now()
 		enqueue(b, q, "es", msgs, benchAlerts)
 		waitDelivered(b, q, "es", benchAlerts, benchIndexWait)
-		acked, cpu := time.Since(start), cpuTime()-cpu0
+		acked, cpu := time.Since(start), outputtest.CPUTime()-cpu0
 		z.waitCount(b, "bench", benchAlerts, benchIndexWait)
 		el := time.Since(start)
 		b.StopTimer()
@@ -116,12 +115,12 @@ func BenchmarkDeliveredThroughQueueVictoriaLogs(b *testing.B) {
 		if err := q.StartOutput("es", o, opts); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0 := outputtest.CPUTime()
 		b.ResetTimer()
 		start := time.Now()
 		enqueue(b, q, "es", msgs, benchAlerts)
 		waitDelivered(b, q, "es", benchAlerts, benchIndexWait)
-		acked, cpu := time.Since(start), cpuTime()-cpu0
+		acked, cpu := time.Since(start), outputtest.CPUTime()-cpu0
 		waitVLCount(b, base, benchAlerts, benchIndexWait)
 		el := time.Since(start)
 		b.StopTimer()
@@ -173,28 +172,12 @@ func BenchmarkSendDirect(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0 := outputtest.CPUTime()
 		b.ResetTimer()
-		start := time.Now()
-		const senders = 4
-		var wg sync.WaitGroup
-		for s := range senders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := s * len(msgs); i < benchAlerts; i += senders * len(msgs) {
-					if err := o.Send(context.Background(), msgs); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		el := time.Since(start)
+		el := outputtest.SendConcurrently(b, o, msgs, benchAlerts, 4)
 		b.StopTimer()
 		b.ReportMetric(float64(benchAlerts)/el.Seconds(), "acked/s")
-		b.ReportMetric(float64(benchAlerts)/(cpuTime()-cpu0).Seconds(), "alerts/cpu-s")
+		b.ReportMetric(float64(benchAlerts)/(outputtest.CPUTime()-cpu0).Seconds(), "alerts/cpu-s")
 		b.ReportMetric(0, "ns/op")
 		_ = o.Close()
 	}
@@ -352,12 +335,6 @@ func nothingIndexed(b *testing.B, body []byte) []byte {
 		b.Fatal(err)
 	}
 	return m
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // enqueue queues n alerts (cycling through msgs, each with a unique uuid)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +40,7 @@ func BenchmarkDeliveredThroughQueue(b *testing.B) {
 		if err := q.StartOutput("kafka", o, opts); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0 := outputtest.CPUTime()
 		b.ResetTimer()
 		start := time.Now()
 		enqueue(b, q, "kafka", msgs, benchAlerts)
@@ -50,7 +49,7 @@ func BenchmarkDeliveredThroughQueue(b *testing.B) {
 		el := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(float64(benchAlerts)/el.Seconds(), "alerts/s")
-		b.ReportMetric(float64(benchAlerts)/(cpuTime()-cpu0).Seconds(), "alerts/cpu-s")
+		b.ReportMetric(float64(benchAlerts)/(outputtest.CPUTime()-cpu0).Seconds(), "alerts/cpu-s")
 		if st := q.Stats("kafka"); st.DeadLetters != 0 || st.Failed != 0 {
 			b.Errorf("dead letters %d, failed %d", st.DeadLetters, st.Failed)
 		}
@@ -126,34 +125,12 @@ func BenchmarkSendDirect(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := cpuTime()
+		cpu0 := outputtest.CPUTime()
 		b.ResetTimer()
-		start := time.Now()
-		const senders = 4
-		var wg sync.WaitGroup
-		for s := range senders {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := s * len(msgs); i < benchAlerts; i += senders * len(msgs) {
-					if err := o.Send(context.Background(), msgs); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		el := time.Since(start)
+		el := outputtest.SendConcurrently(b, o, msgs, benchAlerts, 4)
 		b.StopTimer()
 		b.ReportMetric(float64(benchAlerts)/el.Seconds(), "alerts/s")
-		b.ReportMetric(float64(benchAlerts)/(cpuTime()-cpu0).Seconds(), "alerts/cpu-s")
+		b.ReportMetric(float64(benchAlerts)/(outputtest.CPUTime()-cpu0).Seconds(), "alerts/cpu-s")
 		_ = o.Close()
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
