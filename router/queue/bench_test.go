@@ -40,13 +40,12 @@ func report(b *testing.B, alerts int, start time.Time, cpu0 time.Duration) {
 // BenchmarkEnqueueSingleConcurrent: many concurrent 1-alert Enqueues, as
 // single-alert HTTP requests make them. Each is fsync'd before it returns.
 func BenchmarkEnqueueSingleConcurrent(b *testing.B) {
-	b.Run("pebble-pipeline", func(b *testing.B) { benchSingle(b, false, 0) })
-	b.Run("group-commit", func(b *testing.B) { benchSingle(b, true, 0) })
-	b.Run("no-dedup", func(b *testing.B) { benchSingle(b, false, -1) })
+	b.Run("pebble-pipeline", func(b *testing.B) { benchSingle(b, 0) })
+	b.Run("no-dedup", func(b *testing.B) { benchSingle(b, -1) })
 }
 
-func benchSingle(b *testing.B, groupCommit bool, window time.Duration) {
-	s, err := Open(Options{Dir: b.TempDir(), GroupCommit: groupCommit, DedupWindow: window})
+func benchSingle(b *testing.B, window time.Duration) {
+	s, err := Open(Options{Dir: b.TempDir(), DedupWindow: window})
 	if err != nil {
 		b.Fatal(err)
 	}

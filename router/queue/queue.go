@@ -57,11 +57,6 @@ type Options struct {
 	CacheSize     int64         // Pebble block cache
 	MemTableSize  uint64        // one Pebble memtable; up to 4 may exist at once
 	ShutdownGrace time.Duration // how long Close lets in-flight sends finish
-	// GroupCommit merges concurrent small Enqueues into one batch before
-	// committing (groupcommit.go). Off by default: Pebble's own commit
-	// pipeline, which shares one fsync among concurrent synced commits,
-	// measured as fast or faster (BENCHMARKS.md).
-	GroupCommit bool
 }
 
 // Store is the queue of every output. It is safe for concurrent use.
@@ -83,7 +78,6 @@ type Store struct {
 
 	filter       *dedupFilter
 	lastDedupLog atomic.Int64
-	gc           *committer // nil: commit directly
 
 	dw *dedupWriter // writes ddb in the background
 
@@ -145,9 +139,6 @@ func Open(o Options) (*Store, error) {
 	if err := s.load(); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("queue: recover: %w", err)
-	}
-	if o.GroupCommit {
-		s.gc = newCommitter(db)
 	}
 	s.dw = newDedupWriter(s)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -392,9 +383,6 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.gc != nil {
-		s.gc.stop()
-	}
 	// Enqueues that ran after the background writer stopped left their
 	// uuids here; none can follow now.
 	if s.ddb != nil {

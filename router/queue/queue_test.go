@@ -20,15 +20,9 @@ import (
 func ok200(int, []string) (int, http.Header, string) { return 200, nil, "" }
 
 func TestDeliverQueuedBeforeStartAndAfterRestart(t *testing.T) {
-	for _, gc := range []bool{false, true} {
-		t.Run(fmt.Sprintf("group-commit=%v", gc), func(t *testing.T) { testDeliverAndRestart(t, gc) })
-	}
-}
-
-func testDeliverAndRestart(t *testing.T, groupCommit bool) {
 	dir := t.TempDir()
 	openStore := func(t *testing.T, dir string, _ time.Duration) *Store {
-		s, err := Open(Options{Dir: dir, Logger: testLogger(t), GroupCommit: groupCommit})
+		s, err := Open(Options{Dir: dir, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
