@@ -122,7 +122,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("start capture: %w", err)
 	}
 	defer capt.Close()
-	logHooks(log, capt.Hooks())
 	table := state.NewTable(0)
 	procfs := state.ProcFS{Root: cfg.ProcRoot, MaxEnvBytes: 4096}
 	if err := procfs.Bootstrap(table); err != nil {

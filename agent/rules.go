@@ -6,7 +6,6 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 
 	"github.com/lannerhq/lanner/agent/capture"
@@ -94,16 +93,4 @@ func problemsError(problems []loader.Problem) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// logHooks reports how the selected syscalls are hooked (see
-// capture.Hook): how many on their own tracepoint, how many through
-// tp_btf/sys_exit, and which were left out as not implemented by the kernel.
-func logHooks(log *slog.Logger, h capture.HookReport) {
-	skipped := make([]string, len(h.Skipped))
-	for i, nr := range h.Skipped {
-		skipped[i] = capture.SyscallName(nr)
-	}
-	log.Info("syscall hooks", "tracepoints", len(h.Tracepoints),
-		"tp_btf_sys_exit", len(h.AllSyscalls), "skipped_unimplemented", skipped)
 }

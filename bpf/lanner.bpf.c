@@ -1,24 +1,12 @@
 //go:build ignore
 
-// Lanner's kernel side: syscall capture at syscall exit plus the
+// Lanner's kernel side: syscall capture on tp_btf sys_exit plus the
 // sched_process_{fork,exec,exit} lifecycle. One record per syscall, emitted at
 // exit with both the arguments and the return value, Falco-style. The
 // arguments come from the task's saved user registers, which the syscall
 // leaves intact on x86_64 (as Falco's modern probe does): no sys_enter program
-// and no per-thread map, so a captured syscall costs one program run.
-//
-// Two hooks share one handler. lanner_sys_exit (tp_btf/sys_exit, the
-// default) runs for every syscall and filters in the map. lanner_sys_exit_tp
-// can instead be attached to the per-syscall tracepoint
-// syscalls:sys_exit_<name> of each selected syscall (capture.HookTracepoints),
-// so that other syscalls run no program; on the kernels measured that saves
-// nothing, because the syscall-tracing slow path that any syscall-exit hook
-// turns on for every syscall is most of the fixed cost (docs/agent.md). The
-// filter map says which program captures which syscall, so that none is
-// reported twice while userspace switches hooks.
-//
-// Records go to one ring buffer per CPU with batched wake-ups. x86_64 only
-// (struct pt_regs).
+// and no per-thread map, so a syscall costs one program run. Records go to one
+// ring buffer per CPU with batched wake-ups. x86_64 only (struct pt_regs).
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -131,12 +119,6 @@ enum flag {
 	FLAG_EXE_LOWER = 1 << 6,    /* exe is on an overlayfs lower layer */
 };
 
-/* syscall_filter values. */
-enum filter_bit {
-	FILTER_SELECTED = 1, /* the loaded rules or state need this syscall */
-	FILTER_ALL_HOOK = 2, /* captured by tp_btf/sys_exit, not by a tracepoint */
-};
-
 enum counter {
 	CNT_SENT = 0,         /* records written to a ring */
 	CNT_DROP_RING = 1,    /* ring full: record lost */
@@ -196,7 +178,7 @@ volatile const __u32 env_max = 2048;         /* env bytes per exec (<= STR_MAX) 
 volatile const __u32 argv_max = 4096;        /* argv bytes per exec (<= STR_MAX) */
 volatile const __u8 lifecycle = 1;           /* emit fork/exec/exit always */
 
-/* The in-kernel filter, bits per syscall number (see enum filter_bit). */
+/* The in-kernel filter: 1 at index nr means capture that syscall. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NR_SYSCALLS);
@@ -243,7 +225,6 @@ const enum kind *unused_kind __attribute__((unused));
 const enum blob *unused_blob __attribute__((unused));
 const enum flag *unused_flag __attribute__((unused));
 const enum counter *unused_counter __attribute__((unused));
-const enum filter_bit *unused_filter_bit __attribute__((unused));
 
 static __always_inline void count(__u32 c)
 {
@@ -252,15 +233,10 @@ static __always_inline void count(__u32 c)
 		*v += 1;
 }
 
-static __always_inline bool filter_has(__u32 nr, __u32 bit)
-{
-	__u32 *on = bpf_map_lookup_elem(&syscall_filter, &nr);
-	return on && (*on & bit);
-}
-
 static __always_inline bool wanted(__u32 nr)
 {
-	return filter_has(nr, FILTER_SELECTED);
+	__u32 *on = bpf_map_lookup_elem(&syscall_filter, &nr);
+	return on && *on;
 }
 
 static __always_inline struct scratch *get_scratch(void)
@@ -715,14 +691,17 @@ static __always_inline void decode(struct scratch *s, struct task_struct *task, 
 	}
 }
 
-/* The record of one selected syscall at its exit; regs are the task's saved
- * user registers. */
-static __always_inline int on_sys_exit(struct pt_regs *regs, __u32 nr, long ret)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
 	struct scratch *s;
 	__u64 pid_tgid;
+	long id = regs->orig_ax;
+	__u32 nr = id;
 
+	if ((__u64)id >= NR_SYSCALLS || !wanted(nr))
+		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if ((__u32)(pid_tgid >> 32) == self_tgid)
 		return 0;
@@ -746,47 +725,6 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, __u32 nr, long ret)
 	decode(s, task, nr, s->hdr.args, ret);
 	submit(s);
 	return 0;
-}
-
-/* Runs for every syscall; captures those routed to it (FILTER_ALL_HOOK). */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
-{
-	long id = regs->orig_ax;
-
-	if ((__u64)id >= NR_SYSCALLS || !filter_has(id, FILTER_ALL_HOOK))
-		return 0;
-	return on_sys_exit(regs, id, ret);
-}
-
-/* The context perf passes to programs on syscalls:sys_exit_<name>: the
- * trace entry header (overwritten with a pointer to kernel registers, not
- * the user ones), the syscall number and its return value. */
-struct sys_exit_tp_ctx {
-	__u64 hdr;
-	int nr;
-	long ret;
-};
-
-/* Attached to syscalls:sys_exit_<name> of each selected syscall that has
- * one. The filter check makes a deselection immediate even before userspace
- * detaches the tracepoint, and leaves a syscall routed to tp_btf/sys_exit to
- * that program alone, so that no syscall is reported twice. Compat (ia32)
- * syscalls never reach it. */
-SEC("tracepoint/syscalls/sys_exit")
-int lanner_sys_exit_tp(struct sys_exit_tp_ctx *ctx)
-{
-	__u32 nr = ctx->nr;
-	struct pt_regs *regs;
-	__u32 *on;
-
-	if (nr >= NR_SYSCALLS)
-		return 0;
-	on = bpf_map_lookup_elem(&syscall_filter, &nr);
-	if (!on || (*on & (FILTER_SELECTED | FILTER_ALL_HOOK)) != FILTER_SELECTED)
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return on_sys_exit(regs, nr, ctx->ret);
 }
 
 SEC("tp_btf/sched_process_fork")

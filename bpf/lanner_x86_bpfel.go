@@ -66,13 +66,6 @@ type LannerEvent struct {
 	Comm     [16]int8
 }
 
-type LannerFilterBit uint32
-
-const (
-	LannerFilterBitFILTER_SELECTED LannerFilterBit = 1
-	LannerFilterBitFILTER_ALL_HOOK LannerFilterBit = 2
-)
-
 type LannerFlag uint32
 
 const (
@@ -116,27 +109,25 @@ type LannerTuple struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	LannerMapCounters         = "counters"
-	LannerMapRings            = "rings"
-	LannerMapScratchMap       = "scratch_map"
-	LannerMapSyscallFilter    = "syscall_filter"
-	LannerProgLannerExec      = "lanner_exec"
-	LannerProgLannerExit      = "lanner_exit"
-	LannerProgLannerFork      = "lanner_fork"
-	LannerProgLannerSysExit   = "lanner_sys_exit"
-	LannerProgLannerSysExitTp = "lanner_sys_exit_tp"
-	LannerVarArgvMax          = "argv_max"
-	LannerVarEnvMax           = "env_max"
-	LannerVarLifecycle        = "lifecycle"
-	LannerVarSelfTgid         = "self_tgid"
-	LannerVarUnusedBlob       = "unused_blob"
-	LannerVarUnusedCounter    = "unused_counter"
-	LannerVarUnusedEvent      = "unused_event"
-	LannerVarUnusedFilterBit  = "unused_filter_bit"
-	LannerVarUnusedFlag       = "unused_flag"
-	LannerVarUnusedKind       = "unused_kind"
-	LannerVarUnusedTuple      = "unused_tuple"
-	LannerVarWakeupBytes      = "wakeup_bytes"
+	LannerMapCounters       = "counters"
+	LannerMapRings          = "rings"
+	LannerMapScratchMap     = "scratch_map"
+	LannerMapSyscallFilter  = "syscall_filter"
+	LannerProgLannerExec    = "lanner_exec"
+	LannerProgLannerExit    = "lanner_exit"
+	LannerProgLannerFork    = "lanner_fork"
+	LannerProgLannerSysExit = "lanner_sys_exit"
+	LannerVarArgvMax        = "argv_max"
+	LannerVarEnvMax         = "env_max"
+	LannerVarLifecycle      = "lifecycle"
+	LannerVarSelfTgid       = "self_tgid"
+	LannerVarUnusedBlob     = "unused_blob"
+	LannerVarUnusedCounter  = "unused_counter"
+	LannerVarUnusedEvent    = "unused_event"
+	LannerVarUnusedFlag     = "unused_flag"
+	LannerVarUnusedKind     = "unused_kind"
+	LannerVarUnusedTuple    = "unused_tuple"
+	LannerVarWakeupBytes    = "wakeup_bytes"
 )
 
 // LoadLanner returns the embedded CollectionSpec for Lanner.
@@ -181,11 +172,10 @@ type LannerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type LannerProgramSpecs struct {
-	LannerExec      *ebpf.ProgramSpec `ebpf:"lanner_exec"`
-	LannerExit      *ebpf.ProgramSpec `ebpf:"lanner_exit"`
-	LannerFork      *ebpf.ProgramSpec `ebpf:"lanner_fork"`
-	LannerSysExit   *ebpf.ProgramSpec `ebpf:"lanner_sys_exit"`
-	LannerSysExitTp *ebpf.ProgramSpec `ebpf:"lanner_sys_exit_tp"`
+	LannerExec    *ebpf.ProgramSpec `ebpf:"lanner_exec"`
+	LannerExit    *ebpf.ProgramSpec `ebpf:"lanner_exit"`
+	LannerFork    *ebpf.ProgramSpec `ebpf:"lanner_fork"`
+	LannerSysExit *ebpf.ProgramSpec `ebpf:"lanner_sys_exit"`
 }
 
 // LannerMapSpecs contains maps before they are loaded into the kernel.
@@ -202,18 +192,17 @@ type LannerMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type LannerVariableSpecs struct {
-	ArgvMax         *ebpf.VariableSpec `ebpf:"argv_max"`
-	EnvMax          *ebpf.VariableSpec `ebpf:"env_max"`
-	Lifecycle       *ebpf.VariableSpec `ebpf:"lifecycle"`
-	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
-	UnusedBlob      *ebpf.VariableSpec `ebpf:"unused_blob"`
-	UnusedCounter   *ebpf.VariableSpec `ebpf:"unused_counter"`
-	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
-	UnusedFilterBit *ebpf.VariableSpec `ebpf:"unused_filter_bit"`
-	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
-	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
-	UnusedTuple     *ebpf.VariableSpec `ebpf:"unused_tuple"`
-	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	ArgvMax       *ebpf.VariableSpec `ebpf:"argv_max"`
+	EnvMax        *ebpf.VariableSpec `ebpf:"env_max"`
+	Lifecycle     *ebpf.VariableSpec `ebpf:"lifecycle"`
+	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedBlob    *ebpf.VariableSpec `ebpf:"unused_blob"`
+	UnusedCounter *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedFlag    *ebpf.VariableSpec `ebpf:"unused_flag"`
+	UnusedKind    *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedTuple   *ebpf.VariableSpec `ebpf:"unused_tuple"`
+	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // LannerObjects contains all objects after they have been loaded into the kernel.
@@ -255,29 +244,27 @@ func (m *LannerMaps) Close() error {
 //
 // It can be passed to LoadLannerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LannerVariables struct {
-	ArgvMax         *ebpf.Variable `ebpf:"argv_max"`
-	EnvMax          *ebpf.Variable `ebpf:"env_max"`
-	Lifecycle       *ebpf.Variable `ebpf:"lifecycle"`
-	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
-	UnusedBlob      *ebpf.Variable `ebpf:"unused_blob"`
-	UnusedCounter   *ebpf.Variable `ebpf:"unused_counter"`
-	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
-	UnusedFilterBit *ebpf.Variable `ebpf:"unused_filter_bit"`
-	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
-	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
-	UnusedTuple     *ebpf.Variable `ebpf:"unused_tuple"`
-	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
+	ArgvMax       *ebpf.Variable `ebpf:"argv_max"`
+	EnvMax        *ebpf.Variable `ebpf:"env_max"`
+	Lifecycle     *ebpf.Variable `ebpf:"lifecycle"`
+	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedBlob    *ebpf.Variable `ebpf:"unused_blob"`
+	UnusedCounter *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
+	UnusedFlag    *ebpf.Variable `ebpf:"unused_flag"`
+	UnusedKind    *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedTuple   *ebpf.Variable `ebpf:"unused_tuple"`
+	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // LannerPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadLannerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LannerPrograms struct {
-	LannerExec      *ebpf.Program `ebpf:"lanner_exec"`
-	LannerExit      *ebpf.Program `ebpf:"lanner_exit"`
-	LannerFork      *ebpf.Program `ebpf:"lanner_fork"`
-	LannerSysExit   *ebpf.Program `ebpf:"lanner_sys_exit"`
-	LannerSysExitTp *ebpf.Program `ebpf:"lanner_sys_exit_tp"`
+	LannerExec    *ebpf.Program `ebpf:"lanner_exec"`
+	LannerExit    *ebpf.Program `ebpf:"lanner_exit"`
+	LannerFork    *ebpf.Program `ebpf:"lanner_fork"`
+	LannerSysExit *ebpf.Program `ebpf:"lanner_sys_exit"`
 }
 
 func (p *LannerPrograms) Close() error {
@@ -286,7 +273,6 @@ func (p *LannerPrograms) Close() error {
 		p.LannerExit,
 		p.LannerFork,
 		p.LannerSysExit,
-		p.LannerSysExitTp,
 	)
 }
 

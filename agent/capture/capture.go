@@ -44,16 +44,7 @@ type Config struct {
 	// NoLifecycle stops fork/exec/exit events unless their syscalls are in
 	// the filter.
 	NoLifecycle bool
-	// Hook chooses how syscall exits are hooked (default HookAllSyscalls).
-	Hook Hook
-	// SkipUnimplemented (with HookTracepoints) leaves out selected syscalls
-	// this kernel does not implement (they only ever fail with ENOSYS, e.g.
-	// init_module on a kernel without module support): they have no
-	// tracepoint, so capturing their attempts takes tp_btf/sys_exit for
-	// every selected syscall. Off by default: Falco reports such attempts,
-	// and a rule can match them.
-	SkipUnimplemented bool
-	Logger            *slog.Logger
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -84,9 +75,6 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Hook != HookAllSyscalls && c.Hook != HookTracepoints {
-		return fmt.Errorf("capture: unknown Hook %d", int(c.Hook))
-	}
 	return nil
 }
 
@@ -104,10 +92,8 @@ type Capture struct {
 	epfd   int
 	wakefd int // eventfd: interrupts the reader's epoll_wait on Close/cancel
 
-	filterMu  sync.Mutex
-	filter    [MaxSyscall]bool
-	hooks     hooks // syscall-exit links, guarded by filterMu
-	allHooked [MaxSyscall]bool
+	filterMu sync.Mutex
+	filter   [MaxSyscall]bool
 
 	readMu    sync.Mutex // one reader at a time
 	drain     *drain     // Read's merge state, guarded by readMu
@@ -135,7 +121,6 @@ func Open(cfg Config) (*Capture, error) {
 		closed:   make(chan struct{}),
 		detached: make(chan error, 1),
 		stop:     make(chan struct{}),
-		hooks:    hooks{sys: map[int]link.Link{}, hasTP: map[int]bool{}},
 	}
 	ready := make(chan error, 1)
 	go c.own(ready)
@@ -231,22 +216,12 @@ func (c *Capture) load() error {
 		}
 	}
 
-	if c.cfg.Hook == HookTracepoints {
-		if c.hooks.tracefs, err = findTracefs(); err != nil {
-			c.log.Warn("capture: no per-syscall tracepoints, every syscall runs the capture program", "err", err)
-		}
-		if c.cfg.SkipUnimplemented {
-			if c.hooks.unimpl, err = unimplementedSyscalls(); err != nil {
-				c.log.Warn("capture: cannot tell which syscalls this kernel lacks", "err", err)
-			}
-		}
-	}
-	c.bootOffset = bootOffset()
 	if err := c.SetSyscalls(c.cfg.Syscalls); err != nil {
 		return err
 	}
+	c.bootOffset = bootOffset()
 
-	for _, p := range c.lifecyclePrograms() {
+	for _, p := range c.programs() {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
 			return fmt.Errorf("capture: attach %s: %w", p, err)
@@ -269,7 +244,7 @@ func (c *Capture) epollAdd(fd int) error {
 // unload detaches the programs first (no new events), then frees readers,
 // rings and objects. It returns the first error.
 func (c *Capture) unload() error {
-	errs := []error{c.hooks.closeAll()}
+	var errs []error
 	for _, l := range c.links {
 		errs = append(errs, l.Close())
 	}
@@ -320,53 +295,13 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 		return ErrClosed
 	default:
 	}
-	// Per-syscall tracepoints only pay off when no program runs on every
-	// syscall anyway: if one selected syscall needs tp_btf/sys_exit, every
-	// selected syscall goes through it. New hooks are attached before the
-	// filter routes syscalls to them and old ones detached after, so that
-	// a syscall is never missed; the programs check the route, so that it
-	// is never reported twice.
-	useTP := c.cfg.Hook == HookTracepoints && c.hooks.tracefs != ""
-	var skip [MaxSyscall]bool
-	for i := range MaxSyscall {
-		if !useTP || !want[i] || c.hooks.hasTracepoint(i) {
-			continue
-		}
-		if c.hooks.unimpl[SyscallName(i)] {
-			skip[i] = true // SkipUnimplemented: ENOSYS attempts go unreported
-			continue
-		}
-		useTP = false
-	}
-	for i := range MaxSyscall {
-		if !useTP || !want[i] || skip[i] {
-			continue
-		}
-		if err := c.attachTracepoint(i); err != nil {
-			c.log.Warn("capture: syscall tracepoint unusable, using tp_btf/sys_exit", "syscall", SyscallName(i), "err", err)
-			useTP = false
-		}
-	}
 	keys := make([]uint32, MaxSyscall)
 	vals := make([]uint32, MaxSyscall)
-	needAll := false
 	for i := range MaxSyscall {
 		keys[i] = uint32(i)
-		if !want[i] {
-			continue
+		if want[i] {
+			vals[i] = 1
 		}
-		vals[i] = uint32(bpf.LannerFilterBitFILTER_SELECTED)
-		if !useTP && !skip[i] {
-			vals[i] |= uint32(bpf.LannerFilterBitFILTER_ALL_HOOK)
-			needAll = true
-		}
-	}
-	if needAll && c.hooks.all == nil {
-		l, err := link.AttachTracing(link.TracingOptions{Program: c.objs.LannerSysExit})
-		if err != nil {
-			return fmt.Errorf("capture: attach %s: %w", c.objs.LannerSysExit, err)
-		}
-		c.hooks.all = l
 	}
 	if _, err := c.objs.SyscallFilter.BatchUpdate(keys, vals, nil); err != nil {
 		// Older kernels lack batch ops on arrays: fall back to one by one.
@@ -376,66 +311,8 @@ func (c *Capture) SetSyscalls(nrs []int) error {
 			}
 		}
 	}
-	for i := range MaxSyscall {
-		c.allHooked[i] = vals[i]&uint32(bpf.LannerFilterBitFILTER_ALL_HOOK) != 0
-	}
-	var errs []error
-	for nr, l := range c.hooks.sys {
-		if vals[nr]&uint32(bpf.LannerFilterBitFILTER_ALL_HOOK) == 0 && want[nr] {
-			continue
-		}
-		errs = append(errs, l.Close())
-		delete(c.hooks.sys, nr)
-	}
-	if !needAll && c.hooks.all != nil {
-		errs = append(errs, c.hooks.all.Close())
-		c.hooks.all = nil
-	}
 	c.filter = want
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("capture: detach syscall hooks: %w", err)
-	}
 	return nil
-}
-
-// attachTracepoint attaches the capture program to syscall nr's exit
-// tracepoint, unless it is attached already.
-func (c *Capture) attachTracepoint(nr int) error {
-	if _, ok := c.hooks.sys[nr]; ok {
-		return nil
-	}
-	l, err := link.Tracepoint("syscalls", tracepointOf(nr), c.objs.LannerSysExitTp, nil)
-	if err != nil {
-		return err
-	}
-	c.hooks.sys[nr] = l
-	return nil
-}
-
-// HookReport says how the selected syscalls are hooked.
-type HookReport struct {
-	Tracepoints []int // by their own syscalls:sys_exit_<name> tracepoint
-	AllSyscalls []int // by tp_btf/sys_exit, which then runs for every syscall
-	Skipped     []int // not implemented by this kernel (SkipUnimplemented)
-}
-
-// Hooks reports how the selected syscalls are hooked.
-func (c *Capture) Hooks() HookReport {
-	c.filterMu.Lock()
-	defer c.filterMu.Unlock()
-	var r HookReport
-	for nr, on := range c.filter {
-		switch {
-		case !on:
-		case c.hooks.sys[nr] != nil:
-			r.Tracepoints = append(r.Tracepoints, nr)
-		case c.hooks.all != nil && c.allHooked[nr]:
-			r.AllSyscalls = append(r.AllSyscalls, nr)
-		default:
-			r.Skipped = append(r.Skipped, nr)
-		}
-	}
-	return r
 }
 
 // SetSyscallNames is SetSyscalls by Falco event type name ("openat",
@@ -492,16 +369,15 @@ func (c *Capture) wake() {
 	_, _ = unix.Write(c.wakefd, one[:])
 }
 
-// lifecyclePrograms are the programs attached for the whole life of a
-// Capture, in attach order (the syscall-exit ones follow the filter).
-func (c *Capture) lifecyclePrograms() []*ebpf.Program {
-	return []*ebpf.Program{c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit}
+// programs lists every program, in attach order.
+func (c *Capture) programs() []*ebpf.Program {
+	return []*ebpf.Program{c.objs.LannerSysExit, c.objs.LannerFork, c.objs.LannerExec, c.objs.LannerExit}
 }
 
-// progIDs returns the kernel ids of every program (tests).
+// progIDs returns the kernel ids of the attached programs (tests).
 func (c *Capture) progIDs() []ebpf.ProgramID {
 	var ids []ebpf.ProgramID
-	for _, p := range append(c.lifecyclePrograms(), c.objs.LannerSysExit, c.objs.LannerSysExitTp) {
+	for _, p := range c.programs() {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, id)

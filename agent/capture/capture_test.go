@@ -493,10 +493,9 @@ func TestCloseDetaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := c.progIDs()
-	if len(ids) != 5 {
+	if len(ids) != 4 {
 		t.Fatalf("program ids = %v", ids)
 	}
-	// fork, exec, exit and sys_exit.
 	if n := countLinks(t, ids); n != 4 {
 		t.Fatalf("%d links attached, want 4", n)
 	}
@@ -672,134 +671,5 @@ func TestCaptureDecodedArgs(t *testing.T) {
 	m := col.wait(t, "mount", func(r rec) bool { return r.SyscallName() == "mount" && r.path2 == dir })
 	if m.path != "lanner-test" || m.path3 != "tmpfs" || m.Ret != 0 {
 		t.Errorf("mount: %v fstype=%q", m, m.path3)
-	}
-}
-
-// TestHooks checks how selected syscalls are hooked: by their own exit
-// tracepoints, or all through tp_btf/sys_exit (attached only while needed)
-// when one has no tracepoint, each captured exactly once across the switch.
-func TestHooks(t *testing.T) {
-	const noTracepoint = 174 // create_module: removed long ago, never has a tracepoint
-	dir := t.TempDir()
-	col := startCapture(t, Config{IncludeSelf: true, Hook: HookTracepoints}, []string{"openat"}, func(e *Event) bool {
-		return e.Kind == KindSyscall && bytes.HasPrefix(e.Path, []byte(dir))
-	})
-	c := col.c
-	allLinks := func() int {
-		info, err := c.objs.LannerSysExit.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := info.ID()
-		return countLinks(t, []ebpf.ProgramID{id})
-	}
-	if h := c.Hooks(); !slices.Equal(h.Tracepoints, []int{257}) || len(h.AllSyscalls) != 0 {
-		t.Fatalf("Hooks() = %+v; want tracepoints [257]", h)
-	}
-	if n := allLinks(); n != 0 {
-		t.Fatalf("tp_btf/sys_exit attached (%d links) with every syscall on a tracepoint", n)
-	}
-	if err := c.SetSyscalls([]int{257, noTracepoint}); err != nil {
-		t.Fatal(err)
-	}
-	// One syscall without a tracepoint puts every selected syscall on
-	// tp_btf/sys_exit: it runs for every syscall anyway.
-	if h := c.Hooks(); len(h.Tracepoints) != 0 || !slices.Equal(h.AllSyscalls, []int{noTracepoint, 257}) {
-		t.Fatalf("Hooks() = %+v; want all-syscalls [%d 257]", h, noTracepoint)
-	}
-	if n := allLinks(); n != 1 {
-		t.Fatalf("tp_btf/sys_exit links = %d, want 1", n)
-	}
-	p := filepath.Join(dir, "once")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	col.wait(t, "openat of "+p, func(r rec) bool { return r.path == p })
-	time.Sleep(100 * time.Millisecond)
-	col.mu.Lock()
-	n := 0
-	for _, r := range col.recs {
-		if r.path == p {
-			n++
-		}
-	}
-	col.mu.Unlock()
-	if n != 1 {
-		t.Errorf("openat of %s captured %d times, want once", p, n)
-	}
-	if err := c.SetSyscalls([]int{257}); err != nil {
-		t.Fatal(err)
-	}
-	if n := allLinks(); n != 0 {
-		t.Fatalf("tp_btf/sys_exit still attached (%d links) after its syscall was deselected", n)
-	}
-	if h := c.Hooks(); !slices.Equal(h.Tracepoints, []int{257}) {
-		t.Fatalf("Hooks() = %+v; want tracepoints [257] again", h)
-	}
-	p2 := filepath.Join(dir, "again")
-	if err := os.WriteFile(p2, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	col.wait(t, "openat of "+p2+" back on the tracepoint", func(r rec) bool { return r.path == p2 })
-}
-
-// TestHookTracepoints captures through the per-syscall tracepoints alone.
-func TestHookTracepoints(t *testing.T) {
-	dir := t.TempDir()
-	col := startCapture(t, Config{IncludeSelf: true, Hook: HookTracepoints}, []string{"openat", "connect"}, func(e *Event) bool {
-		return e.Kind == KindSyscall && (bytes.HasPrefix(e.Path, []byte(dir)) || e.SyscallName() == "connect")
-	})
-	if h := col.c.Hooks(); len(h.AllSyscalls) != 0 || !slices.Equal(h.Tracepoints, []int{42, 257}) {
-		t.Fatalf("Hooks() = %+v; want tracepoints [42 257]", h)
-	}
-	p := filepath.Join(dir, "f")
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := col.wait(t, "openat", func(r rec) bool { return r.path == p })
-	if int32(r.Args[0]) != unix.AT_FDCWD {
-		t.Errorf("openat dirfd = %#x", r.Args[0])
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	conn, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
-	port := lis.Addr().(*net.TCPAddr).Port
-	col.wait(t, "connect", func(r rec) bool { return r.tupleOK && int(r.tuple.DstPort) == port })
-}
-
-// TestSkipUnimplemented: with SkipUnimplemented, a selected syscall this
-// kernel does not implement is left out instead of attaching the
-// all-syscalls hook. Kernel-dependent: skipped when every syscall exists.
-func TestSkipUnimplemented(t *testing.T) {
-	requireRoot(t)
-	unimpl, err := unimplementedSyscalls()
-	if err != nil {
-		t.Skipf("kallsyms: %v", err)
-	}
-	nr := -1
-	for name := range unimpl {
-		if n, ok := SyscallNumber(name); ok && n != 174 {
-			nr = n
-			break
-		}
-	}
-	if nr < 0 {
-		t.Skip("this kernel implements every syscall")
-	}
-	c, err := Open(Config{Syscalls: []int{257, nr}, Hook: HookTracepoints, SkipUnimplemented: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h := c.Hooks()
-	if !slices.Equal(h.Tracepoints, []int{257}) || len(h.AllSyscalls) != 0 || !slices.Equal(h.Skipped, []int{nr}) {
-		t.Fatalf("Hooks() = %+v; want tracepoints [257], skipped [%d] (%s)", h, nr, SyscallName(nr))
 	}
 }

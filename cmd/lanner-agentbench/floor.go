@@ -36,9 +36,8 @@ type hookState struct {
 // open/read/close loop on this kernel: trivial programs (return 0) on
 // tp_btf/sys_exit, raw_tp/sys_exit and the per-syscall perf tracepoint
 // syscalls:sys_exit_openat (the floor of each hook), then Lanner's capture
-// of openat through tp_btf/sys_exit and through the tracepoint, with a
-// concurrent reader and with none (records left in large rings during the
-// run). Lanner's rows add the program's own run time from the kernel's BPF
+// of openat through tp_btf/sys_exit, with a concurrent reader and with none
+// (records left in large rings during the run). Lanner's rows add the program's own run time from the kernel's BPF
 // statistics, measured in one extra run. For each variant, runs without and with it alternate
 // (short runs, attach and detach in between) and the slowdown is the median
 // of the pairs' ratios of the loop thread's CPU time: load on a shared
@@ -49,10 +48,9 @@ func runFloor(target string, n, rounds int) error {
 		{"tp_btf/sys_exit, return 0", trivialHook(ebpf.Tracing)},
 		{"raw_tp/sys_exit, return 0", trivialHook(ebpf.RawTracepoint)},
 		{"tracepoint sys_exit_openat, return 0", trivialHook(ebpf.TracePoint)},
-		{"lanner via tp_btf/sys_exit, ptrace only", captureHook(capture.HookAllSyscalls, []string{"ptrace"})},
-		{"lanner via tp_btf/sys_exit, openat", captureHook(capture.HookAllSyscalls, []string{"openat"})},
-		{"lanner via tracepoints, openat", captureHook(capture.HookTracepoints, []string{"openat"})},
-		{"lanner via tracepoints, openat, no reader", captureNoReaderHook([]string{"openat"})},
+		{"lanner via tp_btf/sys_exit, ptrace only", captureHook([]string{"ptrace"}, true)},
+		{"lanner via tp_btf/sys_exit, openat", captureHook([]string{"openat"}, true)},
+		{"lanner via tp_btf/sys_exit, openat, no reader", captureHook([]string{"openat"}, false)},
 	}
 	fmt.Printf("open/read/close of %s: %d pairs of runs of %d loops per variant (without, with)\n", target, rounds, n)
 	fmt.Printf("%-42s %12s %12s %10s %10s\n", "hook", "without cpu", "with cpu", "median", "quartiles")
@@ -146,39 +144,6 @@ func lannerProgStats() map[ebpf.ProgramID]ebpf.ProgramStats {
 	}
 }
 
-// captureNoReaderHook captures with no reader while the loop runs (rings
-// large enough for a run; off drains them): the loop then pays only for
-// producing the records.
-func captureNoReaderHook(syscalls []string) func() (*hookState, error) {
-	return func() (*hookState, error) {
-		c, err := capture.Open(capture.Config{IncludeSelf: true, NoLifecycle: true, Hook: capture.HookTracepoints,
-			RingSize: 64 << 20, WakeupBytes: 64 << 20, FlushInterval: time.Hour})
-		if err != nil {
-			return nil, err
-		}
-		return &hookState{
-			on: func() error { _, err := c.SetSyscallNames(syscalls); return err },
-			off: func() error {
-				if err := c.SetSyscalls(nil); err != nil {
-					return err
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-				defer cancel()
-				if err := c.Read(ctx, func(*capture.Event) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
-					return err
-				}
-				return nil
-			},
-			close: func() {
-				if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
-					fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
-				}
-				c.Close()
-			},
-		}, nil
-	}
-}
-
 // timedLoop runs the open/read/close loop on a locked thread and returns
 // its wall and thread-CPU time per loop.
 func timedLoop(target string, n int) (wallNs, cpuNs float64, err error) {
@@ -240,33 +205,64 @@ func trivialHook(typ ebpf.ProgramType) func() (*hookState, error) {
 	}
 }
 
-// captureHook is Lanner's capture with a reader running; on selects the
-// syscalls (which attaches their hooks), off selects none (which detaches
-// them).
-func captureHook(hook capture.Hook, syscalls []string) func() (*hookState, error) {
+// captureHook is Lanner's capture of the given syscalls: on opens it (which
+// attaches its programs) and selects them, off closes it, so that the runs
+// without it have no hook at all. With reader, a concurrent Read consumes
+// the records; without, they stay in rings large enough for a run and the
+// loop pays only for producing them.
+func captureHook(syscalls []string, reader bool) func() (*hookState, error) {
 	return func() (*hookState, error) {
-		c, err := capture.Open(capture.Config{IncludeSelf: true, NoLifecycle: true, Hook: hook})
-		if err != nil {
-			return nil, err
+		var (
+			c      *capture.Capture
+			cancel context.CancelFunc
+			done   chan struct{}
+		)
+		st := &hookState{}
+		st.on = func() error {
+			if c != nil {
+				return nil
+			}
+			cfg := capture.Config{IncludeSelf: true, NoLifecycle: true}
+			if !reader {
+				cfg.RingSize, cfg.WakeupBytes, cfg.FlushInterval = 64<<20, 64<<20, time.Hour
+			}
+			var err error
+			if c, err = capture.Open(cfg); err != nil {
+				return err
+			}
+			if _, err := c.SetSyscallNames(syscalls); err != nil {
+				c.Close()
+				c = nil
+				return err
+			}
+			if reader {
+				var ctx context.Context
+				ctx, cancel = context.WithCancel(context.Background())
+				done = make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = c.Read(ctx, func(*capture.Event) error { return nil })
+				}()
+			}
+			return nil
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = c.Read(ctx, func(*capture.Event) error { return nil })
-		}()
-		return &hookState{
-			on:  func() error { _, err := c.SetSyscallNames(syscalls); return err },
-			off: func() error { return c.SetSyscalls(nil) },
-			close: func() {
+		st.off = func() error {
+			if c == nil {
+				return nil
+			}
+			if reader {
 				cancel()
 				<-done
-				if st, err := c.Stats(); err == nil && st.Total.Dropped() > 0 {
-					fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", st.Total.Dropped())
-				}
-				c.Close()
-			},
-		}, nil
+			}
+			if s, err := c.Stats(); err == nil && s.Total.Dropped() > 0 {
+				fmt.Fprintf(os.Stderr, "lanner capture dropped %d events\n", s.Total.Dropped())
+			}
+			err := c.Close()
+			c = nil
+			return err
+		}
+		st.close = func() { _ = st.off() }
+		return st, nil
 	}
 }
 

@@ -10,5 +10,5 @@ GOPACKAGE=bpf go run github.com/cilium/ebpf/cmd/bpf2go \
 	-cc clang -strip llvm-strip \
 	-cflags "-O2 -g -Wall -Werror -I/usr/include/$(uname -m)-linux-gnu" \
 	-target amd64 \
-	-type event -type tuple -type kind -type blob -type flag -type counter -type filter_bit \
+	-type event -type tuple -type kind -type blob -type flag -type counter \
 	Lanner lanner.bpf.c
