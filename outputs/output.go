@@ -28,7 +28,8 @@ type Output interface {
 	// Send delivers the batch once. It returns nil when every message was
 	// delivered. Otherwise the error says what to do: see Permanent,
 	// RetryAfter and PartialError. Any other error is treated as retryable
-	// (network failures, timeouts).
+	// (network failures, timeouts). The messages and their alerts are
+	// shared with other outputs and the router: Send must not modify them.
 	Send(ctx context.Context, batch []Message) error
 	// Close releases connections. Send is not called after Close.
 	Close() error

@@ -153,6 +153,7 @@ func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	for _, g := range groups {
 		if g.rng != nil {
 			g.q.onDisk.Store(true)
+			g.q.hot.putGroup(g.q, g, items, outcomes, start)
 		}
 	}
 	s.remember(bucket, dkeys)

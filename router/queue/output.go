@@ -134,6 +134,7 @@ type outQueue struct {
 	readSeq     atomic.Uint64
 	headSeq     uint64
 	outstanding map[*batch]struct{}
+	hot         *hotTail // freshly committed entries, for workers that keep up
 
 	dlMu sync.Mutex // serialises Replay and Purge
 
@@ -163,6 +164,7 @@ func (s *Store) newOutQueue(name string) *outQueue {
 		opts:        DefaultOutputOptions(),
 		inDedup:     map[string]struct{}{},
 		outstanding: map[*batch]struct{}{},
+		hot:         &hotTail{},
 	}
 	return q
 }

@@ -112,6 +112,9 @@ func (q *outQueue) work(r *runner) {
 // lower bound sits at the cursor, past every deleted entry, so no tombstone
 // is scanned.
 func (q *outQueue) take(n int) (*batch, error) {
+	if b := q.takeHot(n); b != nil {
+		return b, nil
+	}
 	raws, b, err := q.read(n)
 	if err != nil || b == nil {
 		return nil, err
@@ -140,6 +143,25 @@ func (q *outQueue) take(n int) (*batch, error) {
 		}
 	}
 	return b, nil
+}
+
+// takeHot takes up to n entries from the read cursor out of the hot tail;
+// nil when the entry at the cursor is not there.
+func (q *outQueue) takeHot(n int) *batch {
+	q.readMu.Lock()
+	defer q.readMu.Unlock()
+	lo := q.readSeq.Load()
+	es := q.hot.take(lo, q.committed.Load(), n)
+	if es == nil {
+		return nil
+	}
+	b := &batch{minSeq: lo, entries: make([]*entry, len(es))}
+	for i := range es {
+		b.entries[i] = &es[i]
+	}
+	q.readSeq.Store(lo + uint64(len(es)))
+	q.outstanding[b] = struct{}{}
+	return b
 }
 
 type rawEntry struct {
@@ -239,9 +261,13 @@ func (q *outQueue) settle(st settlement) error {
 		if err := del(de.e); err != nil {
 			return err
 		}
+		msg, err := de.e.encodedMsg()
+		if err != nil {
+			return err
+		}
 		v := encodeDead(deadMeta{
 			enq: de.e.meta.enq, firstTry: de.e.meta.firstTry, lastTry: st.now, deadAt: st.now,
-			attempts: de.e.meta.attempts, reason: de.reason, msg: de.e.meta.msg,
+			attempts: de.e.meta.attempts, reason: de.reason, msg: msg,
 		})
 		d.dEntries++
 		d.dBytes += int64(len(v))
@@ -251,8 +277,12 @@ func (q *outQueue) settle(st settlement) error {
 		}
 	}
 	for _, e := range st.retry {
+		msg, err := e.encodedMsg()
+		if err != nil {
+			return err
+		}
 		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
-		if err := wb.Set(kbuf, encodeEntry(e.meta.enq, e.meta.firstTry, e.meta.attempts, e.meta.msg), nil); err != nil {
+		if err := wb.Set(kbuf, encodeEntry(e.meta.enq, e.meta.firstTry, e.meta.attempts, msg), nil); err != nil {
 			return err
 		}
 	}
