@@ -60,6 +60,7 @@ type Config struct {
 	// CustomFields are added to every alert's output_fields (see route.Enrich).
 	CustomFields map[string]string
 	Dedup        DedupConfig
+	UI           UIConfig
 	Outputs      []OutputSpec
 	Routes       []RouteSpec
 	// Default is used when no route matched; nil means every output.
@@ -113,6 +114,22 @@ type IngestConfig struct {
 type DedupConfig struct {
 	Window time.Duration
 }
+
+// UIConfig is the web UI (/ui/) and the store of recent alerts behind it.
+type UIConfig struct {
+	// Enabled serves the web UI at /ui/ (default true).
+	Enabled bool
+	// RecentAlerts is how many recently accepted alerts are kept in memory
+	// for the UI and GET /api/v1/alerts/recent (default 1000; 0 turns the
+	// store and its endpoints off).
+	RecentAlerts int
+}
+
+// Defaults and bound of ui.recent_alerts.
+const (
+	DefaultRecentAlerts = 1000
+	MaxRecentAlerts     = 1_000_000
+)
 
 // SidekickConfig carries falcosidekick's global settings.
 type SidekickConfig struct {
@@ -258,6 +275,7 @@ func Defaults() *Config {
 		DataDir:      DefaultDataDir,
 		CustomFields: map[string]string{},
 		Dedup:        DedupConfig{Window: DefaultDedupWindow},
+		UI:           UIConfig{Enabled: true, RecentAlerts: DefaultRecentAlerts},
 		Sidekick:     SidekickConfig{MutualTLSFilesPath: "/etc/certs", CheckCert: true},
 	}
 }
@@ -383,6 +401,14 @@ func decodeTop(d *decoder, sk *sidekick, cfg *Config, root *yaml.Node) {
 		"dedup": func(_, v *yaml.Node) {
 			d.mapping(v, "dedup", map[string]field{
 				"window": func(_, v *yaml.Node) { cfg.Dedup.Window = d.duration(v, "dedup.window") },
+			})
+		},
+		"ui": func(_, v *yaml.Node) {
+			d.mapping(v, "ui", map[string]field{
+				"enabled": func(_, v *yaml.Node) { cfg.UI.Enabled = d.boolean(v, "ui.enabled") },
+				"recent_alerts": func(_, v *yaml.Node) {
+					cfg.UI.RecentAlerts = int(d.integer(v, "ui.recent_alerts", 0, MaxRecentAlerts))
+				},
 			})
 		},
 		"outputs": func(_, v *yaml.Node) {

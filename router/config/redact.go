@@ -37,9 +37,13 @@ func (c *Config) Redacted() string {
 		Debug        bool              `yaml:"debug"`
 		CustomFields map[string]string `yaml:"customfields,omitempty"`
 		Dedup        string            `yaml:"dedup_window"`
-		Outputs      []output          `yaml:"outputs,omitempty"`
-		Routes       []RouteSpec       `yaml:"routes,omitempty"`
-		Default      *DefaultSpec      `yaml:"default,omitempty"`
+		UI           struct {
+			Enabled      bool `yaml:"enabled"`
+			RecentAlerts int  `yaml:"recent_alerts"`
+		} `yaml:"ui"`
+		Outputs []output     `yaml:"outputs,omitempty"`
+		Routes  []RouteSpec  `yaml:"routes,omitempty"`
+		Default *DefaultSpec `yaml:"default,omitempty"`
 	}{}
 	view.HTTP.Listen, view.HTTP.TLS, view.HTTP.MaxBodyBytes = c.HTTP.Listen, c.HTTP.TLS, c.HTTP.MaxBodyBytes
 	view.GRPC.Listen, view.GRPC.TLS = c.GRPC.Listen, c.GRPC.TLS
@@ -48,6 +52,7 @@ func (c *Config) Redacted() string {
 	}
 	view.DataDir, view.Debug, view.CustomFields = c.DataDir, c.Debug, c.CustomFields
 	view.Dedup = c.Dedup.Window.String()
+	view.UI.Enabled, view.UI.RecentAlerts = c.UI.Enabled, c.UI.RecentAlerts
 	for _, o := range c.Outputs {
 		ov := output{Name: o.Name, Type: o.Type, Sidekick: o.Sidekick, Queue: o.Queue}
 		if o.MinimumPriority.Valid() {

@@ -39,8 +39,12 @@ func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/outputs", a.auth(a.listOutputs))
 	mux.HandleFunc("GET /api/v1/outputs/{name}/deadletters", a.auth(a.listDead))
 	mux.HandleFunc("GET /api/v1/outputs/{name}/deadletters/{id}", a.auth(a.getDead))
-	mux.HandleFunc("POST /api/v1/outputs/{name}/deadletters/replay", a.auth(a.replayDead))
-	mux.HandleFunc("DELETE /api/v1/outputs/{name}/deadletters", a.auth(a.purgeDead))
+	// Replay and purge change state and the web UI puts them in a browser:
+	// refuse cross-site browser requests (CSRF), e.g. a form on another
+	// site posting a JSON-looking text/plain body when no token is set.
+	csrf := http.NewCrossOriginProtection()
+	mux.Handle("POST /api/v1/outputs/{name}/deadletters/replay", csrf.Handler(a.auth(a.replayDead)))
+	mux.Handle("DELETE /api/v1/outputs/{name}/deadletters", csrf.Handler(a.auth(a.purgeDead)))
 }
 
 func (a *api) auth(h http.HandlerFunc) http.HandlerFunc {

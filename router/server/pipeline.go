@@ -9,6 +9,7 @@ import (
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/router/ingest"
 	"github.com/lannerhq/lanner/router/queue"
+	"github.com/lannerhq/lanner/router/recent"
 	"github.com/lannerhq/lanner/router/route"
 )
 
@@ -23,6 +24,9 @@ type routing struct {
 type pipeline struct {
 	store   *queue.Store
 	routing atomic.Pointer[routing]
+	// recent, when set, records every alert queued (or routed nowhere) for
+	// the API and the web UI; duplicates and refused alerts are not.
+	recent *recent.Store
 }
 
 var _ ingest.Pipeline = (*pipeline)(nil)
@@ -79,6 +83,16 @@ func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.
 			r.Status = ingest.StatusDuplicate
 		default:
 			r.Status = ingest.StatusQueued
+		}
+	}
+	if p.recent != nil {
+		// Recorded only now that the queue accepted them. Kept by pointer:
+		// nothing changes an alert after Submit, and Decode copies the
+		// request's bytes, so no pooled buffer is aliased.
+		for i, a := range alerts {
+			if res[i].Status == ingest.StatusQueued {
+				p.recent.Add(a, res[i].Outputs, now)
+			}
 		}
 	}
 	return res, nil

@@ -104,6 +104,7 @@ func (s *Server) Reload() (err error) {
 	// Listeners, auth and the data dir were bound at start; keep describing
 	// them as they run.
 	cfg.HTTP, cfg.GRPC, cfg.Ingest, cfg.DataDir, cfg.Dedup = s.cfg.HTTP, s.cfg.GRPC, s.cfg.Ingest, s.cfg.DataDir, s.cfg.Dedup
+	cfg.UI = s.cfg.UI
 	s.cfg = cfg
 	s.log.Info("config reloaded", "outputs", len(cfg.Outputs), "restarted", len(fresh), "routes", len(cfg.Routes))
 	return errors.Join(errs...)
@@ -131,4 +132,5 @@ func (s *Server) warnRestartOnly(cfg *config.Config) {
 	changed("ingest.auth_token", old.Ingest.AuthToken, cfg.Ingest.AuthToken)
 	changed("data_dir", old.DataDir, cfg.DataDir)
 	changed("dedup", old.Dedup, cfg.Dedup)
+	changed("ui", old.UI, cfg.UI)
 }

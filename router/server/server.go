@@ -29,7 +29,9 @@ import (
 	"github.com/lannerhq/lanner/router/ingest"
 	"github.com/lannerhq/lanner/router/ingestpb"
 	"github.com/lannerhq/lanner/router/queue"
+	"github.com/lannerhq/lanner/router/recent"
 	"github.com/lannerhq/lanner/router/route"
+	"github.com/lannerhq/lanner/ui"
 )
 
 // Options are what the caller supplies besides the config.
@@ -56,6 +58,10 @@ type Server struct {
 	store *queue.Store
 	pipe  *pipeline
 	types map[string]outputType
+	// recent keeps the last accepted alerts for the API and the UI (nil
+	// when ui.recent_alerts is 0).
+	recent *recent.Store
+	alerts *alertsAPI
 
 	mu   sync.Mutex // serialises reloads and shutdown; guards cfg and outs
 	cfg  *config.Config
@@ -137,6 +143,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.pipe = &pipeline{store: s.store}
+	if cfg.UI.RecentAlerts > 0 {
+		s.recent = recent.New(recent.Config{Size: cfg.UI.RecentAlerts})
+		s.pipe.recent = s.recent
+	}
 	s.pipe.routing.Store(&routing{router: r, customFields: cfg.CustomFields})
 	s.cfg = cfg
 	fail := func(err error) (*Server, error) {
@@ -198,7 +208,17 @@ func (s *Server) listen(cfg *config.Config) error {
 		Logger: s.log, Pipeline: s.pipe, Metrics: metrics, Token: token, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	})
 	ingestHTTP.Register(mux)
-	(&api{s: s, token: token}).register(mux)
+	a := &api{s: s, token: token}
+	a.register(mux)
+	s.alerts = newAlertsAPI(a, s.recent, s.reg)
+	s.alerts.register(mux)
+	if cfg.UI.Enabled {
+		h, err := ui.New()
+		if err != nil {
+			return err
+		}
+		h.Register(mux)
+	}
 	if s.opts.Routes != nil {
 		s.opts.Routes(mux)
 	}
@@ -316,6 +336,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ready.Store(true)
 	s.log.Info("router ready", "http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(),
 		"data_dir", s.cfg.DataDir, "outputs", len(s.outs))
+	if s.cfg.UI.Enabled {
+		scheme := "http"
+		if s.cfg.HTTP.TLS.Enabled() {
+			scheme = "https"
+		}
+		s.log.Info("web UI", "url", scheme+"://"+s.httpLn.Addr().String()+"/ui/")
+	}
 
 	var serveErr error
 	running := 2
