@@ -66,12 +66,30 @@ type group struct {
 // all of them are written in one atomic batch, so an alert routed to several
 // outputs is queued for all or none. Concurrent calls share fsyncs through
 // Pebble's commit pipeline. An error means nothing was queued.
+//
+// Small calls (up to combineMaxItems items) are combined with concurrent
+// ones into one commit (combine.go).
 func (s *Store) Enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
 	start := time.Now()
 	defer func() { s.m.enqueue.Observe(time.Since(start).Seconds()) }()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if len(items) <= combineMaxItems && !s.comb.direct {
+		return s.comb.enqueue(ctx, s, items)
+	}
+	return s.enqueue(ctx, items)
+}
+
+// itemError is an Enqueue failure caused by one of the items themselves;
+// nothing was written.
+type itemError struct{ err error }
+
+func (e itemError) Error() string { return e.err.Error() }
+func (e itemError) Unwrap() error { return e.err }
+
+func (s *Store) enqueue(ctx context.Context, items []Item) ([]Outcome, error) {
+	start := time.Now()
 	if err := s.begin(); err != nil {
 		return nil, err
 	}
@@ -174,7 +192,7 @@ func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error
 	for i, it := range items {
 		a := it.Msg.Alert
 		if a == nil {
-			return nil, fmt.Errorf("queue: item %d: nil alert", i)
+			return nil, itemError{fmt.Errorf("queue: item %d: nil alert", i)}
 		}
 		var g *group
 		if byName != nil {
@@ -183,7 +201,7 @@ func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error
 		if g == nil {
 			q, err := s.out(it.Output)
 			if err != nil {
-				return nil, fmt.Errorf("queue: item %d: %w", i, err)
+				return nil, itemError{fmt.Errorf("queue: item %d: %w", i, err)}
 			}
 			g = &group{q: q}
 			groups = append(groups, g)
@@ -211,7 +229,7 @@ func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error
 			aStart := len(buf)
 			var err error
 			if buf, err = appendAlert(buf, a); err != nil {
-				return nil, fmt.Errorf("queue: item %d: encode alert: %w", i, err)
+				return nil, itemError{fmt.Errorf("queue: item %d: encode alert: %w", i, err)}
 			}
 			if cache != nil {
 				cache[a] = buf[aStart:len(buf):len(buf)]

@@ -82,6 +82,7 @@ type Store struct {
 	dw *dedupWriter // writes ddb in the background
 
 	arenas sync.Pool // Enqueue's encode buffers (arenas)
+	comb   *combiner // combines small Enqueues into shared commits
 
 	// stopBackground ends the dedup sweep and writer goroutines;
 	// backgroundDone is closed when both returned.
@@ -129,7 +130,7 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("queue: open %s: %w", o.Dir, err)
 	}
 	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
-		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory)}
+		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory), comb: newCombiner()}
 	if s.window > 0 {
 		if s.ddb, err = openDedupDB(dedupDir(o.Dir), o, log); err != nil {
 			_ = db.Close()
