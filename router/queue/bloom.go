@@ -2,7 +2,6 @@ package queue
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"sync"
 )
 
@@ -24,45 +23,65 @@ type bucketFilter struct {
 }
 
 const (
-	// About 0.05% false positives per filter (a bucket holds a few):
-	// each false positive costs a disk lookup, ~25 µs.
+	// Split-block Bloom filter at 16 bits per key: measured 0.09% false
+	// positives per filter at its design load (TestBloomFalsePositives;
+	// 0.05% for the unblocked filter it replaced, which cost a cache miss
+	// per probe). Each false positive costs a disk lookup, ~25 µs.
 	bloomBitsPerKey = 16
-	bloomProbes     = 11
 	bloomFirstCap   = 1 << 16
 	bloomMaxCap     = 1 << 22
 	// DefaultDedupMemory caps the filters: 2–4 bytes per uuid in the window.
 	DefaultDedupMemory = 32 << 20
 )
 
+// bloomFilter is a split-block Bloom filter: a key sets one bit in each of
+// the 8 words of one 512-bit block (a cache line), so an add or a lookup
+// costs one cache miss instead of one per probe. The hash's low bits choose
+// the block; a remix of the whole hash gives the 8 in-word bit positions.
 type bloomFilter struct {
-	bits []uint64
-	mask uint64 // number of bits - 1; a power of two, so no division per probe
-	n    int    // keys added
-	cap  int    // keys it was sized for
+	bits      []uint64 // 8 words per block
+	blockMask uint64   // number of blocks - 1; a power of two
+	n         int      // keys added
+	cap       int      // keys it was sized for
 }
 
 func newBloom(capacity int) *bloomFilter {
-	m := uint64(64)
+	m := uint64(512)
 	for m < uint64(capacity*bloomBitsPerKey) {
 		m <<= 1
 	}
-	return &bloomFilter{bits: make([]uint64, m/64), mask: m - 1, cap: capacity}
+	return &bloomFilter{bits: make([]uint64, m/64), blockMask: m/512 - 1, cap: capacity}
+}
+
+// block returns the key's 8 words and its 8 six-bit positions in them.
+func (b *bloomFilter) block(h uint64) (*[8]uint64, uint64) {
+	i := (h & b.blockMask) * 8
+	return (*[8]uint64)(b.bits[i : i+8]), bloomMix(h)
+}
+
+// bloomMix is MurmurHash3's 64-bit finalizer: its top 48 bits depend on
+// every bit of h, so they are independent of the block choice.
+func bloomMix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 func (b *bloomFilter) add(h uint64) {
-	h1, h2 := h, bits.RotateLeft64(h, 32)|1
-	for i := uint64(0); i < bloomProbes; i++ {
-		p := (h1 + i*h2) & b.mask
-		b.bits[p/64] |= 1 << (p % 64)
+	blk, x := b.block(h)
+	for i := range blk {
+		blk[i] |= 1 << ((x >> (16 + 6*i)) & 63)
 	}
 	b.n++
 }
 
 func (b *bloomFilter) has(h uint64) bool {
-	h1, h2 := h, bits.RotateLeft64(h, 32)|1
-	for i := uint64(0); i < bloomProbes; i++ {
-		p := (h1 + i*h2) & b.mask
-		if b.bits[p/64]&(1<<(p%64)) == 0 {
+	blk, x := b.block(h)
+	for i := range blk {
+		if blk[i]&(1<<((x>>(16+6*i))&63)) == 0 {
 			return false
 		}
 	}

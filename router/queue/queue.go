@@ -2,12 +2,12 @@
 //
 // One Pebble DB holds every output's queue, its dead letters and persisted
 // counters, so that one atomic, fsync'd batch enqueues an alert for all the
-// outputs it routes to. The uuid dedup index lives in a second, unsynced
-// Pebble DB next to it (see dedupDB). Each started output has its own
-// workers that pull batches from disk, send them once through
-// outputs.Output, retry with backoff and move what cannot be delivered to the
-// output's dead letters. Delivery is at-least-once: an entry leaves the queue
-// only after its output accepted it.
+// outputs it routes to. The uuid dedup index lives in a second Pebble DB
+// next to it, written by sstable ingestion (see dedupdb.go). Each started
+// output has its own workers that pull batches from disk, send them once
+// through outputs.Output, retry with backoff and move what cannot be
+// delivered to the output's dead letters. Delivery is at-least-once: an
+// entry leaves the queue only after its output accepted it.
 package queue
 
 import (
@@ -141,7 +141,7 @@ func Open(o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("queue: recover: %w", err)
 	}
-	s.dw = newDedupWriter(s)
+	s.dw = newDedupWriter(s, dedupScratchDir(o.Dir))
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground, s.backgroundDone = cancel, make(chan struct{})
 	go func() {
@@ -432,6 +432,7 @@ func (s *Store) sweepDedup(ctx context.Context) {
 	}
 	t := time.NewTicker(min(s.bucketDur(), time.Minute))
 	defer t.Stop()
+	done := uint64(0) // buckets before it are deleted
 	for {
 		select {
 		case <-ctx.Done():
@@ -439,14 +440,17 @@ func (s *Store) sweepDedup(ctx context.Context) {
 		case <-t.C:
 		}
 		oldest := s.oldestBucket(time.Now())
-		if oldest == 0 {
+		if oldest <= done {
 			continue
 		}
 		if err := s.begin(); err != nil {
 			return
 		}
-		err := s.ddb.DeleteRange(dedupBucketKey(0), dedupBucketKey(oldest), pebble.NoSync)
+		err := s.expireDedup(oldest)
 		s.end()
+		if err == nil {
+			done = oldest
+		}
 		s.filter.expire(oldest)
 		if err != nil {
 			s.log.Warn("dedup expiry failed", "err", err)
