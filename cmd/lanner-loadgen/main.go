@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type options struct {
 	hookConc    int
 	skip        string
 	selfProfile string
+	procs       int
 }
 
 func main() {
@@ -71,7 +73,11 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
 	flag.StringVar(&o.selfProfile, "cpuprofile", "", "debug: write the load generator's own CPU profile to this file")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
+	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator itself (0: Go's default); the router keeps its own")
 	flag.Parse()
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
