@@ -14,25 +14,28 @@ import (
 // own wakeup of the workers. Combined, a few dozen requests share all of it.
 //
 // There is no extra goroutine and no timer: the first caller to find no
-// group open becomes its leader, waits for a commit slot (while the commit
-// before it waits for its fsync, later callers join the group), closes the
-// group and commits it as one Enqueue; the others wait for its outcome. An
-// idle store therefore commits a lone request at once.
+// group open becomes its leader, waits for the commit slot (while another
+// leader encodes and applies its group, later callers join this one),
+// closes the group and commits it as one Enqueue; the others wait for its
+// outcome. The slot is held only until the batch is applied: the fsyncs
+// are waited for outside it, so Pebble syncs consecutive groups together
+// or back to back. An idle store commits a lone request at once.
 const (
 	// combineMaxItems: larger Enqueues (gRPC batches) are a group already
 	// and commit on their own.
 	combineMaxItems = 16
 	// combineMaxGroup bounds one combined commit.
 	combineMaxGroup = 1024
-	// combineInFlight combined commits may run at once: one gathers and
-	// encodes while the other waits for its fsync.
-	combineInFlight = 2
+	// combineInFlight groups may be encoded and applied at once. One:
+	// measured 98,000 single-alert Enqueues/s at 8.8 CPU-µs each, against
+	// 48,000/s at 10.3 µs when two slots were held through the fsync.
+	combineInFlight = 1
 )
 
 type combiner struct {
 	mu     sync.Mutex
 	open   *combined     // the group new callers join; nil: none
-	slots  chan struct{} // capacity combineInFlight
+	slots  chan struct{} // capacity combineInFlight; held from closing a group until it is applied
 	direct bool          // benchmarks: never combine
 }
 
@@ -69,10 +72,14 @@ func (c *combiner) enqueue(ctx context.Context, s *Store, items []Item) ([]Outco
 			c.open = nil // closed: later callers start the next group
 		}
 		c.mu.Unlock()
+		// The slot is given back once the batch is applied: the next group
+		// may then be applied while this one waits for its fsync, and
+		// Pebble syncs them together or back to back.
+		release := sync.OnceFunc(func() { <-c.slots })
 		// The group's commit must not fail because its leader's caller
 		// went away: the others wait for it. Enqueue checked ctx already.
-		g.outcomes, g.err = s.enqueue(context.WithoutCancel(ctx), g.items)
-		<-c.slots
+		g.outcomes, g.err = s.enqueue(context.WithoutCancel(ctx), g.items, release)
+		release()
 		close(g.done)
 	} else {
 		<-g.done
@@ -80,7 +87,7 @@ func (c *combiner) enqueue(ctx context.Context, s *Store, items []Item) ([]Outco
 	if errors.As(g.err, new(itemError)) {
 		// Somebody's item was bad and nothing was written: each caller
 		// tries alone, so only the bad one fails (a rare path).
-		return s.enqueue(ctx, items)
+		return s.enqueue(ctx, items, nil)
 	}
 	if g.err != nil {
 		return nil, g.err
