@@ -8,9 +8,9 @@ import (
 )
 
 // hotCap is how many freshly queued entries an output keeps in memory for
-// its workers (a power of two). About a second of a busy output's alerts
-// when delivery keeps up; a worker further behind reads from disk.
-const hotCap = 4096
+// its workers (a power of two): a few delivery batches. A worker further
+// behind reads from disk.
+const hotCap = 2048
 
 // hotTail hands freshly committed entries to the output's workers without
 // a trip through Pebble: a worker that keeps up would otherwise read back,
@@ -24,6 +24,7 @@ const hotCap = 4096
 type hotTail struct {
 	mu    sync.Mutex
 	slots [hotCap]hotSlot
+	live  int // slots in use
 }
 
 type hotSlot struct {
@@ -38,18 +39,34 @@ type hotSlot struct {
 // them would only pin their memory). The alerts are shared with the
 // caller and the other outputs they were queued for: outputs must not
 // modify alerts (outputs.Output says so).
+//
+// Once the workers fall behind, what the tail holds will be read from
+// disk: it is emptied, so that a stalled destination does not keep
+// thousands of decoded alerts alive (with GOGC=300 each live byte costs
+// four of heap, and the collector runs more often near the memory limit).
 func (h *hotTail) putGroup(q *outQueue, g *group, items []Item, outcomes []Outcome, enq time.Time) {
-	if g.rng == nil || g.rng.hi-q.readSeq.Load() > hotCap {
+	if g.rng == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if g.rng.hi-q.readSeq.Load() > hotCap {
+		if h.live > 0 {
+			clear(h.slots[:])
+			h.live = 0
+		}
+		return
+	}
 	seq := g.rng.lo
 	for _, sl := range g.slots {
 		if outcomes[sl.idx] != Queued {
 			continue
 		}
-		h.slots[seq&(hotCap-1)] = hotSlot{seq: seq, size: int64(len(sl.val)), enq: enq, msg: items[sl.idx].Msg}
+		s := &h.slots[seq&(hotCap-1)]
+		if s.seq == 0 {
+			h.live++
+		}
+		*s = hotSlot{seq: seq, size: int64(len(sl.val)), enq: enq, msg: items[sl.idx].Msg}
 		seq++
 	}
 }
@@ -89,5 +106,6 @@ func (h *hotTail) take(lo, hi uint64, n int) []entry {
 		es[i] = entry{seq: s.seq, size: s.size, meta: entryMeta{enq: s.enq}, msg: s.msg}
 		*s = hotSlot{}
 	}
+	h.live -= len(es)
 	return es
 }
