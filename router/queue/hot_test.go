@@ -122,3 +122,39 @@ func TestHotTailTake(t *testing.T) {
 		t.Fatalf("stale slot taken: %+v", es)
 	}
 }
+
+// Once the workers are more than hotCap behind, the tail lets go of what
+// it holds instead of keeping decoded alerts alive for nothing.
+func TestHotTailEmptiesWhenWorkersFallBehind(t *testing.T) {
+	q := &outQueue{}
+	q.readSeq.Store(1)
+	var h hotTail
+	put := func(lo, n uint64) {
+		g := &group{rng: &seqRange{lo: lo, hi: lo + n}}
+		items := make([]Item, n)
+		outcomes := make([]Outcome, n)
+		for i := range n {
+			items[i] = Item{Output: "out", Msg: outputs.Message{Alert: mkAlert("x")}}
+			g.slots = append(g.slots, slot{idx: int(i), val: []byte("v")})
+		}
+		h.putGroup(q, g, items, outcomes, time.Now())
+	}
+	put(1, 100)
+	if h.live != 100 {
+		t.Fatalf("live %d, want 100", h.live)
+	}
+	put(101, hotCap) // ends more than hotCap past the read cursor
+	if h.live != 0 {
+		t.Fatalf("live %d after falling behind, want 0", h.live)
+	}
+	for i := range h.slots {
+		if h.slots[i].msg.Alert != nil {
+			t.Fatalf("slot %d still holds an alert", i)
+		}
+	}
+	q.readSeq.Store(101 + hotCap)
+	put(101+hotCap, 10)
+	if es := h.take(101+hotCap, 111+hotCap, 100); len(es) != 10 || h.live != 0 {
+		t.Fatalf("took %d, live %d", len(es), h.live)
+	}
+}
