@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/lannerhq/lanner/alert"
-	"github.com/lannerhq/lanner/router/config"
-	"github.com/lannerhq/lanner/router/queue"
 	"github.com/lannerhq/lanner/router/recent"
-	"github.com/lannerhq/lanner/router/route"
 )
 
 func recentOf(t *testing.T, h *harness, query, token string) (int, RecentReply, string) {
@@ -392,22 +389,10 @@ func TestUIMounted(t *testing.T) {
 func BenchmarkSubmitRecording(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(fmt.Sprintf("recent=%v", on), func(b *testing.B) {
-			cfg := config.Defaults()
-			cfg.Outputs = []config.OutputSpec{{Name: "sink", Type: "webhook"}}
-			r, err := route.New(cfg, nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			store, err := queue.Open(queue.Options{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			p := &pipeline{store: store}
+			p := benchPipeline(b)
 			if on {
 				p.recent = recent.New(recent.Config{})
 			}
-			p.routing.Store(&routing{router: r})
 			docs := make([][]byte, 1000)
 			alerts := make([]*alert.Alert, len(docs))
 			n := 0
@@ -417,6 +402,7 @@ func BenchmarkSubmitRecording(b *testing.B) {
 				for i := range docs {
 					n++
 					docs[i] = []byte(falcoAlert(fmt.Sprintf("00000000-0000-4000-8000-%012d", n)))
+					var err error
 					if alerts[i], err = alert.Decode(docs[i]); err != nil {
 						b.Fatal(err)
 					}
