@@ -84,12 +84,12 @@ func (c *combiner) enqueue(ctx context.Context, s *Store, items []Item) ([]Outco
 	} else {
 		<-g.done
 	}
-	if errors.As(g.err, new(itemError)) {
-		// Somebody's item was bad and nothing was written: each caller
-		// tries alone, so only the bad one fails (a rare path).
-		return s.enqueue(ctx, items, nil)
-	}
 	if g.err != nil {
+		if errors.As(g.err, new(itemError)) {
+			// Somebody's item was bad and nothing was written: each caller
+			// tries alone, so only the bad one fails (a rare path).
+			return s.enqueue(ctx, items, nil)
+		}
 		return nil, g.err
 	}
 	return append([]Outcome(nil), g.outcomes[off:off+len(items)]...), nil

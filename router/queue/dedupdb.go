@@ -72,10 +72,9 @@ func dedupLevelOptions() pebble.LevelOptions {
 	}
 }
 
-func openDedupDB(dir string, o Options, log *slog.Logger) (*pebble.DB, error) {
+func openDedupDB(dir, scratch string, o Options, log *slog.Logger) (*pebble.DB, error) {
 	// Leftovers of a crash during a write or an ingest: never ingested (or
 	// already linked into the DB), so of no use.
-	scratch := dir + ".tmp"
 	if err := os.RemoveAll(scratch); err != nil {
 		return nil, fmt.Errorf("clean %s: %w", scratch, err)
 	}
@@ -212,8 +211,8 @@ func (w *dedupWriter) run(ctx context.Context) {
 	if w.s.ddb == nil {
 		return
 	}
-	t := time.NewTimer(0)
-	<-t.C
+	t := time.NewTimer(dedupFlushDelay)
+	t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -229,13 +228,9 @@ func (w *dedupWriter) run(ctx context.Context) {
 			select {
 			case <-t.C:
 			case <-w.kick:
-				if !t.Stop() {
-					<-t.C
-				}
+				t.Stop() // Go 1.23+ timers: no stale value is left to drain
 			case <-ctx.Done():
-				if !t.Stop() {
-					<-t.C
-				}
+				t.Stop()
 			}
 		}
 		w.flush()

@@ -180,7 +180,7 @@ func (s *Store) enqueue(ctx context.Context, items []Item, applied func()) ([]Ou
 	for _, g := range groups {
 		if g.rng != nil {
 			g.q.onDisk.Store(true)
-			g.q.hot.putGroup(g.q, g, items, outcomes, start)
+			g.q.hot.putGroup(g, items, outcomes, start)
 		}
 	}
 	s.remember(bucket, dkeys)

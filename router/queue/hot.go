@@ -34,7 +34,7 @@ type hotSlot struct {
 	msg  outputs.Message
 }
 
-// putGroup caches a committed group's queued entries, unless the workers
+// putGroup caches a committed group's queued entries (g.rng is set), unless the workers
 // are so far behind that they would read them from disk anyway (caching
 // them would only pin their memory). The alerts are shared with the
 // caller and the other outputs they were queued for: outputs must not
@@ -44,13 +44,10 @@ type hotSlot struct {
 // disk: it is emptied, so that a stalled destination does not keep
 // thousands of decoded alerts alive (with GOGC=300 each live byte costs
 // four of heap, and the collector runs more often near the memory limit).
-func (h *hotTail) putGroup(q *outQueue, g *group, items []Item, outcomes []Outcome, enq time.Time) {
-	if g.rng == nil {
-		return
-	}
+func (h *hotTail) putGroup(g *group, items []Item, outcomes []Outcome, enq time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if g.rng.hi-q.readSeq.Load() > hotCap {
+	if g.rng.hi-g.q.readSeq.Load() > hotCap {
 		if h.live > 0 {
 			clear(h.slots[:])
 			h.live = 0

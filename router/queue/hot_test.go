@@ -130,14 +130,14 @@ func TestHotTailEmptiesWhenWorkersFallBehind(t *testing.T) {
 	q.readSeq.Store(1)
 	var h hotTail
 	put := func(lo, n uint64) {
-		g := &group{rng: &seqRange{lo: lo, hi: lo + n}}
+		g := &group{q: q, rng: &seqRange{lo: lo, hi: lo + n}}
 		items := make([]Item, n)
 		outcomes := make([]Outcome, n)
 		for i := range n {
 			items[i] = Item{Output: "out", Msg: outputs.Message{Alert: mkAlert("x")}}
 			g.slots = append(g.slots, slot{idx: int(i), val: []byte("v")})
 		}
-		h.putGroup(q, g, items, outcomes, time.Now())
+		h.putGroup(g, items, outcomes, time.Now())
 	}
 	put(1, 100)
 	if h.live != 100 {

@@ -131,8 +131,9 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
 		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory), comb: newCombiner()}
+	scratch := dedupScratchDir(o.Dir)
 	if s.window > 0 {
-		if s.ddb, err = openDedupDB(dedupDir(o.Dir), o, log); err != nil {
+		if s.ddb, err = openDedupDB(dedupDir(o.Dir), scratch, o, log); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("queue: open dedup index: %w", err)
 		}
@@ -141,7 +142,7 @@ func Open(o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("queue: recover: %w", err)
 	}
-	s.dw = newDedupWriter(s, dedupScratchDir(o.Dir))
+	s.dw = newDedupWriter(s, scratch)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground, s.backgroundDone = cancel, make(chan struct{})
 	go func() {
