@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,21 +78,17 @@ func newRawClient(c Config) *rawClient {
 	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || p != nil {
 		return nil
 	}
-	hdr := http.Header{}
+	hdr := http.Header{"Content-Type": {"application/json"}}
 	for k, v := range c.CustomHeaders {
 		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
 			return nil
 		}
-		hdr.Set(k, v)
+		hdr.Set(k, v) // custom headers override the Content-Type, as setHeaders does
 	}
 	for _, k := range rawExcluded {
 		if _, ok := hdr[k]; ok {
 			return nil
 		}
-	}
-	hdr.Set("Content-Type", "application/json")
-	for k, v := range c.CustomHeaders {
-		hdr.Set(k, v) // custom headers override the Content-Type, as setHeaders does
 	}
 	if u.User != nil && hdr.Get("Authorization") == "" {
 		// As http.Client does for credentials in the URL.
@@ -110,12 +107,7 @@ func newRawClient(c Config) *rawClient {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lanner\r\n", c.Method, u.RequestURI(), host)
-	keys := make([]string, 0, len(hdr))
-	for k := range hdr {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(hdr)) {
 		for _, v := range hdr[k] {
 			fmt.Fprintf(&b, "%s: %s\r\n", k, strings.TrimSpace(v))
 		}
