@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lannerhq/lanner/router/ingestpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/lannerhq/lanner/router/ingestpb"
 )
 
 func startGRPC(t *testing.T, cfg GRPCConfig) ingestpb.IngestClient {
