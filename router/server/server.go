@@ -247,6 +247,7 @@ func (s *Server) listen(cfg *config.Config) error {
 		// limit (~40,000 against ~90,000 alerts/s, measured).
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(2 << 20),
+		grpc.ForceServerCodecV2(ingest.NewBatchCodec()),
 		// Stop returns only after every handler did, so none is still
 		// enqueueing when the store closes.
 		grpc.WaitForHandlers(true),
