@@ -193,37 +193,44 @@ func (s *Store) enqueue(ctx context.Context, items []Item, applied func()) ([]Ou
 func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error) {
 	var groups []*group
 	var byName map[string]*group
-	var cache map[*alert.Alert][]byte
-	if len(items) > 1 {
-		byName = map[string]*group{}
-		cache = map[*alert.Alert][]byte{}
-	}
+	// The items of one alert are adjacent (one per output it routes to), so
+	// remembering the last alert's encoding finds the shared ones without a
+	// map; one seen again later is only encoded again.
+	var lastAlert *alert.Alert
+	var lastEnc []byte
+	var g *group
 	for i, it := range items {
 		a := it.Msg.Alert
 		if a == nil {
 			return nil, itemError{fmt.Errorf("queue: item %d: nil alert", i)}
 		}
-		var g *group
-		if byName != nil {
+		// Most calls go to one output: the previous item's group first.
+		if g == nil || g.q.name != it.Output {
 			g = byName[it.Output]
-		}
-		if g == nil {
-			q, err := s.out(it.Output)
-			if err != nil {
-				return nil, itemError{fmt.Errorf("queue: item %d: %w", i, err)}
-			}
-			g = &group{q: q}
-			groups = append(groups, g)
-			if byName != nil {
-				byName[it.Output] = g
+			if g == nil {
+				q, err := s.out(it.Output)
+				if err != nil {
+					return nil, itemError{fmt.Errorf("queue: item %d: %w", i, err)}
+				}
+				g = &group{q: q}
+				if len(groups) == 0 {
+					g.slots = make([]slot, 0, len(items))
+				}
+				groups = append(groups, g)
+				if byName == nil && len(items) > 1 {
+					byName = map[string]*group{}
+				}
+				if byName != nil {
+					byName[it.Output] = g
+				}
 			}
 		}
 		// The entry is header, overrides, alert; the alert is encoded in
 		// place, and copied from its first entry for its other outputs.
-		enc, cached := cache[a]
+		cached := a == lastAlert
 		need := entryHeader + 16 + 64*len(it.Msg.Overrides)
 		if cached {
-			need += len(enc)
+			need += len(lastEnc)
 		} else {
 			need += alertSizeHint(a)
 		}
@@ -233,16 +240,14 @@ func (s *Store) encode(items []Item, now time.Time, ar *arenas) ([]*group, error
 		putEntryHeader(buf[start:], now, time.Time{}, 0)
 		buf = appendOverrides(buf, it.Msg.Overrides)
 		if cached {
-			buf = append(buf, enc...)
+			buf = append(buf, lastEnc...)
 		} else {
 			aStart := len(buf)
 			var err error
 			if buf, err = appendAlert(buf, a); err != nil {
 				return nil, itemError{fmt.Errorf("queue: item %d: encode alert: %w", i, err)}
 			}
-			if cache != nil {
-				cache[a] = buf[aStart:len(buf):len(buf)]
-			}
+			lastAlert, lastEnc = a, buf[aStart:len(buf):len(buf)]
 		}
 		// Capped, so that nothing appends into its neighbour.
 		val := buf[start:len(buf):len(buf)]

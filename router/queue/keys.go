@@ -91,13 +91,12 @@ func prefixEnd(prefix []byte) []byte {
 // index small, and SHA-256 keeps a crafted uuid from colliding with
 // another alert's (a collision would wrongly report a duplicate).
 func dedupDigest(name, uuid string) [16]byte {
-	h := sha256.New()
-	_, _ = h.Write([]byte(name))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(uuid))
-	var sum [sha256.Size]byte
+	// Hashed from a stack buffer: no allocation for the usual name and uuid.
+	var buf [128]byte
+	b := append(append(append(buf[:0], name...), 0), uuid...)
+	sum := sha256.Sum256(b)
 	var d [16]byte
-	copy(d[:], h.Sum(sum[:0]))
+	copy(d[:], sum[:])
 	return d
 }
 

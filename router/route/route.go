@@ -34,8 +34,10 @@ type Decision struct {
 	Targets []Target
 	// Dropped is set when a drop route matched: nothing is delivered.
 	Dropped bool
-	// Trace says, step by step, why (see Explain).
-	Trace []string
+	// Trace says, step by step, why (see Explain); Route fills it, Targets
+	// does not.
+	Trace   []string
+	tracing bool
 }
 
 // Router routes alerts. It is safe for concurrent use.
@@ -174,12 +176,33 @@ const traceDefault = "no route matched: default route"
 
 // Route decides where a goes. now drives throttle windows (pass time.Now()).
 // a is not modified; Targets share it unless a throttle needed a copy.
+// Decision.Trace says why, step by step.
 func (r *Router) Route(a *alert.Alert, now time.Time) Decision {
-	d := Decision{Trace: make([]string, 0, r.traceCap)}
+	d := Decision{Trace: make([]string, 0, r.traceCap), tracing: true}
+	r.route(a, now, &d)
+	return d
+}
+
+// Targets is Route without the trace, for the ingest hot path: it returns
+// a's targets appended to dst[:0] (nil when a drop route matched), so a
+// caller can reuse one slice.
+func (r *Router) Targets(a *alert.Alert, now time.Time, dst []Target) []Target {
+	d := Decision{Targets: dst[:0]}
+	r.route(a, now, &d)
+	return d.Targets
+}
+
+func (d *Decision) step(s string) {
+	if d.tracing {
+		d.Trace = append(d.Trace, s)
+	}
+}
+
+func (r *Router) route(a *alert.Alert, now time.Time, d *Decision) {
 	matched := false
 	for _, rt := range r.routes {
 		if failed := rt.firstFailing(a); failed >= 0 {
-			d.Trace = append(d.Trace, rt.traceNoMatch[failed])
+			d.step(rt.traceNoMatch[failed])
 			continue
 		}
 		matched = true
@@ -187,8 +210,8 @@ func (r *Router) Route(a *alert.Alert, now time.Time) Decision {
 		if rt.drop {
 			rt.dropped.Inc()
 			d.Dropped, d.Targets = true, nil
-			d.Trace = append(d.Trace, rt.traceDropped)
-			return d
+			d.step(rt.traceDropped)
+			return
 		}
 		deliver := a
 		trace := rt.traceMatched
@@ -196,7 +219,7 @@ func (r *Router) Route(a *alert.Alert, now time.Time) Decision {
 			ok, carried := rt.throttle.allow(a, now)
 			if !ok {
 				rt.throttled.Inc()
-				d.Trace = append(d.Trace, rt.traceThrottled)
+				d.step(rt.traceThrottled)
 				if !rt.cont {
 					break
 				}
@@ -207,18 +230,17 @@ func (r *Router) Route(a *alert.Alert, now time.Time) Decision {
 				trace = rt.traceCarried
 			}
 		}
-		d.Trace = append(d.Trace, trace)
-		r.addTargets(&d, rt.targets, rt.name, deliver)
+		d.step(trace)
+		r.addTargets(d, rt.targets, rt.name, deliver)
 		if !rt.cont {
 			break
 		}
 	}
 	if !matched {
 		r.defaultMatched.Inc()
-		d.Trace = append(d.Trace, traceDefault)
-		r.addTargets(&d, r.def, config.DefaultRouteName, a)
+		d.step(traceDefault)
+		r.addTargets(d, r.def, config.DefaultRouteName, a)
 	}
-	return d
 }
 
 func (rt *compiledRoute) firstFailing(a *alert.Alert) int {
@@ -235,12 +257,12 @@ next:
 	for _, t := range ts {
 		o := &r.outputs[t.out]
 		if a.Priority < o.minPrio {
-			d.Trace = append(d.Trace, o.traceBelowMin)
+			d.step(o.traceBelowMin)
 			continue
 		}
 		for _, have := range d.Targets {
 			if have.Output == o.name {
-				d.Trace = append(d.Trace, o.traceDup)
+				d.step(o.traceDup)
 				continue next
 			}
 		}

@@ -197,6 +197,13 @@ routes:
 					t.Error("unchanged alert was copied")
 				}
 			}
+			// Targets, the untraced hot path, decides the same, into a
+			// reused slice.
+			buf := make([]Target, 1, 8)
+			fast := targets(Decision{Targets: r.Targets(tc.alert, time.Now(), buf)})
+			if !reflect.DeepEqual(fast, tc.want) {
+				t.Errorf("Targets gives %q, Route %q", fast, tc.want)
+			}
 		})
 	}
 }

@@ -39,11 +39,15 @@ func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.
 	// first[i]..first[i+1] are the items of alert i.
 	first := make([]int, len(alerts)+1)
 	items := make([]queue.Item, 0, len(alerts))
+	var tbuf []route.Target // reused: one alert's targets at a time
 	for i, a := range alerts {
 		first[i] = len(items)
 		route.Enrich(a, rt.customFields)
-		d := rt.router.Route(a, now)
-		for _, t := range d.Targets {
+		ts := rt.router.Targets(a, now, tbuf)
+		if cap(ts) > cap(tbuf) {
+			tbuf = ts
+		}
+		for _, t := range ts {
 			items = append(items, queue.Item{Output: t.Output, Msg: outputs.Message{Alert: t.Alert, Overrides: t.Overrides}})
 		}
 	}
@@ -56,6 +60,7 @@ func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.
 		}
 	}
 	res := make([]ingest.Result, len(alerts))
+	var prevOutputs []string
 	for i := range alerts {
 		r := &res[i]
 		its := items[first[i]:first[i+1]]
@@ -64,16 +69,27 @@ func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.
 			continue // routed nowhere (drop route, no outputs): nothing to do
 		}
 		dups := 0
-		r.Outputs = make([]string, 0, len(its))
 		for j, it := range its {
 			switch outcomes[first[i]+j] {
 			case queue.Full:
 				r.Full = append(r.Full, it.Output)
 			case queue.Duplicate:
 				dups++
-				r.Outputs = append(r.Outputs, it.Output)
-			default:
-				r.Outputs = append(r.Outputs, it.Output)
+			}
+		}
+		// Alerts of a batch mostly go to the same outputs: they share one
+		// read-only slice instead of allocating one each.
+		if len(r.Full) == 0 && sameOutputs(prevOutputs, its) {
+			r.Outputs = prevOutputs
+		} else {
+			r.Outputs = make([]string, 0, len(its))
+			for j, it := range its {
+				if outcomes[first[i]+j] != queue.Full {
+					r.Outputs = append(r.Outputs, it.Output)
+				}
+			}
+			if len(r.Full) == 0 {
+				prevOutputs = r.Outputs
 			}
 		}
 		switch {
@@ -96,4 +112,17 @@ func (p *pipeline) Submit(ctx context.Context, alerts []*alert.Alert) ([]ingest.
 		}
 	}
 	return res, nil
+}
+
+// sameOutputs reports whether outs names exactly the outputs of its, in order.
+func sameOutputs(outs []string, its []queue.Item) bool {
+	if outs == nil || len(outs) != len(its) {
+		return false
+	}
+	for i, it := range its {
+		if outs[i] != it.Output {
+			return false
+		}
+	}
+	return true
 }
