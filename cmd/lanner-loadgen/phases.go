@@ -304,7 +304,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	_ = sk.takeLatencies()
 	base := sk.unique()
 	sk.stalled.Store(true)
-	cpu0, self0 := rt.cpu(), selfCPU()
+	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, int64(o.backlog), start.Add(o.drainFor))
 	res.ingestDur = time.Since(start)
@@ -313,7 +313,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 		sk.stalled.Store(false)
 		return res, fmt.Errorf("grpc: %w", err)
 	}
-	ingestCPU, selfIngestCPU := rt.cpu()-cpu0, selfCPU()-self0
+	ingestCPU, selfIngestCPU, faults := rt.cpu()-cpu0, selfCPU()-self0, rt.faults()-flt0
 	rss, hwm := rt.memory()
 	fmt.Printf("  backlog of %d alerts on disk; router RSS now %.1f MiB, peak %.1f MiB\n", acc, float64(rss)/(1<<20), float64(hwm)/(1<<20))
 	time.Sleep(2 * time.Second) // the stalled sink keeps failing batches meanwhile
@@ -323,10 +323,12 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	res.routerCPU = rt.cpu() - cpu0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("delivered/s is measured from the sink's recovery; latency includes the time spent stalled\n"+
-		"  router CPU while ingesting: %s = %.1f µs per alert ingested (%.2f cores busy); load generator %.1f µs per alert (%.2f cores)",
+		"  router CPU while ingesting: %s = %.1f µs per alert ingested (%.2f cores busy); load generator %.1f µs per alert (%.2f cores)\n"+
+		"  router page faults while ingesting: %d (%.2f per alert)",
 		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
 		ingestCPU.Seconds()/max(res.ingestDur.Seconds(), 0.001),
-		float64(selfIngestCPU.Microseconds())/float64(max(res.ingested, 1)), selfIngestCPU.Seconds()/max(res.ingestDur.Seconds(), 0.001))
+		float64(selfIngestCPU.Microseconds())/float64(max(res.ingested, 1)), selfIngestCPU.Seconds()/max(res.ingestDur.Seconds(), 0.001),
+		faults, float64(faults)/float64(max(res.ingested, 1)))
 	return res, err
 }
 
