@@ -64,6 +64,7 @@ type result struct {
 	drainedAll  bool
 	routerCPU   time.Duration // router CPU time (user+sys) spent in the phase
 	selfCPU     time.Duration // the loadgen's own (clients and sink), when measured
+	faults      int64         // router minor page faults in the phase
 	ingestRate  float64
 	deliverRate float64
 }
@@ -91,6 +92,7 @@ func (r result) print() {
 		fmt.Printf("  router CPU %s = %.1f µs per alert ingested and delivered (%.0f alerts per router CPU-second)\n",
 			r.routerCPU.Round(10*time.Millisecond), float64(r.routerCPU.Microseconds())/float64(r.ingested),
 			float64(r.ingested)/r.routerCPU.Seconds())
+		fmt.Printf("  router page faults %d (%.2f per alert)\n", r.faults, float64(r.faults)/float64(r.ingested))
 	}
 	if r.selfCPU > 0 && r.ingested > 0 {
 		fmt.Printf("  loadgen CPU %s = %.1f µs per alert (clients and sink; total with the router %.1f µs)\n",
@@ -121,7 +123,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	_ = sk.takeLatencies()
 	base := sk.unique()
 	var accepted, refused, failures atomic.Int64
-	cpu0, self0 := rt.cpu(), selfCPU()
+	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
 	start := time.Now()
 	deadline := start.Add(o.httpFor)
 	var wg sync.WaitGroup
@@ -156,6 +158,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	err := measureDelivery(ctx, sk, &res, base, start, o)
 	res.routerCPU = rt.cpu() - cpu0
 	res.selfCPU = selfCPU() - self0
+	res.faults = rt.faults() - flt0
 	_, res.peakRSS = rt.memory()
 	return res, err
 }
@@ -279,7 +282,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	cpu0, self0 := rt.cpu(), selfCPU()
+	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, 0, start.Add(o.grpcFor))
 	res.ingestDur = time.Since(start)
@@ -291,6 +294,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	err = measureDelivery(ctx, sk, &res, base, start, o)
 	res.routerCPU = rt.cpu() - cpu0
 	res.selfCPU = selfCPU() - self0
+	res.faults = rt.faults() - flt0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
 		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
@@ -321,6 +325,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	sk.stalled.Store(false)
 	err = measureDelivery(ctx, sk, &res, base, recovered, o)
 	res.routerCPU = rt.cpu() - cpu0
+	res.faults = rt.faults() - flt0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("delivered/s is measured from the sink's recovery; latency includes the time spent stalled\n"+
 		"  router CPU while ingesting: %s = %.1f µs per alert ingested (%.2f cores busy); load generator %.1f µs per alert (%.2f cores)\n"+
@@ -342,8 +347,11 @@ func printSummary(rs []result) {
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 1")):
 			verdict(">= 25,000 alerts/s delivered with single-alert HTTP ingest", r.deliverRate >= 25000 && r.drainedAll, fmt.Sprintf("%.0f/s", r.deliverRate))
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 2")):
-			verdict(">= 150,000 alerts/s ingested over gRPC batches", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
+			verdict(">= 150,000 alerts/s ingested over gRPC batches, delivery alongside", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 3")):
+			// The same target without delivery sharing the 2 cores: what
+			// ingest alone sustains while the backlog builds on disk.
+			verdict(">= 150,000 alerts/s ingested over gRPC batches, sink stalled", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
 			verdict("peak RSS <= 256 MiB with the backlog", r.peakRSS <= 256<<20, fmt.Sprintf("%.1f MiB, backlog %d", float64(r.peakRSS)/(1<<20), r.ingested))
 			verdict("backlog fully delivered after recovery", r.drainedAll, fmt.Sprintf("%d of %d", r.delivered, r.ingested))
 		}
