@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,9 +16,8 @@ import (
 // Decode then runs decodeSlow, so results and error messages stay exactly
 // those of the encoding/json-based decoder.
 func decodeFast(data []byte) *Alert {
-	if !utf8.Valid(data) {
-		return nil
-	}
+	// No utf8.Valid pass over the whole document: outside strings the scanner
+	// accepts only ASCII, and rawString validates every string's bytes.
 	d := fastDec{b: data, s: string(data)}
 	d.ws()
 	if !d.eat('{') {
@@ -109,17 +110,114 @@ func decodeFast(data []byte) *Alert {
 	if d.i != len(d.b) || a.Rule == "" || prio == "" || ts == "" {
 		return nil
 	}
-	var err error
-	if a.Priority, err = ParsePriority(prio); err != nil {
-		return nil
+	if a.Priority = exactPriority(prio); a.Priority == PriorityUnset {
+		var err error
+		if a.Priority, err = ParsePriority(prio); err != nil {
+			return nil
+		}
 	}
-	if a.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		return nil
+	if t, ok := parseTimeUTC(ts); ok {
+		a.Time = t
+	} else {
+		var err error
+		if a.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+			return nil
+		}
 	}
 	return a
 }
 
 var knownKeys = [...]string{"uuid", "rule", "priority", "time", "output", "source", "hostname", "tags", "output_fields"}
+
+// exactPriority maps Falco's own spellings to their level (PriorityUnset for
+// anything else): ParsePriority's answer for them, without its lower-casing
+// allocation.
+func exactPriority(s string) Priority {
+	switch s {
+	case "Emergency":
+		return PriorityEmergency
+	case "Alert":
+		return PriorityAlert
+	case "Critical":
+		return PriorityCritical
+	case "Error":
+		return PriorityError
+	case "Warning":
+		return PriorityWarning
+	case "Notice":
+		return PriorityNotice
+	case "Informational":
+		return PriorityInformational
+	case "Debug":
+		return PriorityDebug
+	}
+	return PriorityUnset
+}
+
+// parseTimeUTC parses the one shape Falco and our agent write,
+// YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z, to the same time.Time that
+// time.Parse(time.RFC3339Nano, s) returns. It reports false for anything
+// else (offsets, a lower-case z, more fraction digits, out-of-range fields),
+// which the caller hands to time.Parse.
+func parseTimeUTC(s string) (time.Time, bool) {
+	n := len(s)
+	if n < len("2006-01-02T15:04:05Z") || s[n-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits4(s[0:4])
+	month, ok2 := digits2(s[5:7])
+	day, ok3 := digits2(s[8:10])
+	hour, ok4 := digits2(s[11:13])
+	minute, ok5 := digits2(s[14:16])
+	sec, ok6 := digits2(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+		month < 1 || month > 12 || day < 1 || day > daysInMonth(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := s[19 : n-1]; frac != "" {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		for i := 1; i < len(frac); i++ {
+			c := frac[i] - '0'
+			if c > 9 {
+				return time.Time{}, false
+			}
+			nsec = nsec*10 + int(c)
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func digits2(s string) (int, bool) {
+	a, b := s[0]-'0', s[1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+func digits4(s string) (int, bool) {
+	hi, ok1 := digits2(s[0:2])
+	lo, ok2 := digits2(s[2:4])
+	return hi*100 + lo, ok1 && ok2
+}
+
+func daysInMonth(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
 
 // fastDec is a strict JSON scanner over b; every method returns false (or
 // nil) on input it does not accept, never guessing.
@@ -160,49 +258,80 @@ func (d *fastDec) lit(s string) bool {
 
 func (d *fastDec) null() bool { return d.lit("null") }
 
-// rawString scans a string token, validating its escapes; it returns the
-// contents between the quotes and whether any escape occurs.
-func (d *fastDec) rawString() (raw []byte, escaped, ok bool) {
+// Byte-lane constants for scanning strings eight bytes at a time.
+const (
+	lanes1  = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// rawString scans a string token, validating its escapes and its UTF-8; it
+// returns the offsets of the contents between the quotes and whether any
+// escape occurs.
+func (d *fastDec) rawString() (start, end int, escaped, ok bool) {
 	if !d.eat('"') {
-		return nil, false, false
+		return 0, 0, false, false
 	}
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			raw = d.b[start:d.i]
-			d.i++
-			return raw, escaped, true
-		case c == '\\':
+	b := d.b
+	start = d.i
+	i := d.i
+	var high uint64 // OR of scanned bytes: a top bit set means maybe non-ASCII
+	for {
+		// Skip to the next quote, backslash or control byte, eight bytes at
+		// a time. A lane's top bit in m flags such a byte; borrows only carry
+		// upwards, so lanes above the first flagged one may be false alarms
+		// but the lowest one is exact.
+		for len(b)-i >= 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			high |= x
+			q := x ^ ('"' * lanes1)
+			e := x ^ ('\\' * lanes1)
+			m := ((q-lanes1)&^q | (e-lanes1)&^e | (x-0x20*lanes1)&^x) & lanes80
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for ; i < len(b); i++ {
+			c := b[i]
+			high |= uint64(c)
+			if c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+		}
+		if i >= len(b) {
+			return 0, 0, false, false
+		}
+		switch b[i] {
+		case '"':
+			// high may include bytes past the quote: it only says whether to
+			// check, the check covers exactly the string's bytes.
+			if high&lanes80 != 0 && !utf8.Valid(b[start:i]) {
+				return 0, 0, false, false
+			}
+			d.i = i + 1
+			return start, i, escaped, true
+		case '\\':
 			escaped = true
-			d.i++
-			if d.i >= len(d.b) {
-				return nil, false, false
+			i++
+			if i >= len(b) {
+				return 0, 0, false, false
 			}
-			switch d.b[d.i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				d.i++
+				i++
 			case 'u':
-				if len(d.b)-d.i < 5 {
-					return nil, false, false
+				if len(b)-i < 5 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return 0, 0, false, false
 				}
-				for _, h := range d.b[d.i+1 : d.i+5] {
-					if !isHex(h) {
-						return nil, false, false
-					}
-				}
-				d.i += 5
+				i += 5
 			default:
-				return nil, false, false
+				return 0, 0, false, false
 			}
-		case c < 0x20:
-			return nil, false, false
-		default:
-			d.i++
+		default: // a control byte
+			return 0, 0, false, false
 		}
 	}
-	return nil, false, false
 }
 
 func isHex(c byte) bool {
@@ -211,25 +340,25 @@ func isHex(c byte) bool {
 
 // plainString is a string without escapes (keys).
 func (d *fastDec) plainString() (string, bool) {
-	raw, esc, ok := d.rawString()
+	start, end, esc, ok := d.rawString()
 	if !ok || esc {
 		return "", false
 	}
-	return d.s[d.i-1-len(raw) : d.i-1], true
+	return d.s[start:end], true
 }
 
 // stringValue is a string, unescaped by encoding/json when it has escapes.
 func (d *fastDec) stringValue() (string, bool) {
-	start := d.i
-	raw, esc, ok := d.rawString()
+	quote := d.i
+	start, end, esc, ok := d.rawString()
 	if !ok {
 		return "", false
 	}
 	if !esc {
-		return d.s[d.i-1-len(raw) : d.i-1], true
+		return d.s[start:end], true
 	}
 	var s string
-	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+	if err := json.Unmarshal(d.b[quote:d.i], &s); err != nil {
 		return "", false
 	}
 	return s, true
@@ -275,7 +404,7 @@ func (d *fastDec) scalar() bool {
 	}
 	switch c := d.b[d.i]; {
 	case c == '"':
-		_, _, ok := d.rawString()
+		_, _, _, ok := d.rawString()
 		return ok
 	case c == '-' || c >= '0' && c <= '9':
 		_, ok := d.number()
@@ -293,24 +422,37 @@ func (d *fastDec) tags(a *Alert) bool {
 	if !d.eat('[') {
 		return false
 	}
-	a.Tags = make([]string, 0, 4)
+	// Collected on the stack first so the alert gets one exactly sized slice.
+	var buf [16]string
+	tags := buf[:0]
 	d.ws()
-	if d.eat(']') {
-		return true
-	}
-	for {
-		d.ws()
-		s, ok := d.stringValue()
-		if !ok {
-			return false
+	if !d.eat(']') {
+		for {
+			d.ws()
+			s, ok := d.stringValue()
+			if !ok {
+				return false
+			}
+			tags = append(tags, s)
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			if !d.eat(']') {
+				return false
+			}
+			break
 		}
-		a.Tags = append(a.Tags, s)
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		return d.eat(']')
 	}
+	// Never nil: encoding/json gives an empty, non-nil slice for [].
+	a.Tags = make([]string, len(tags))
+	copy(a.Tags, tags)
+	return true
+}
+
+type fieldKV struct {
+	k string
+	v any
 }
 
 // fields is null or an object of scalar values: strings, json.Number,
@@ -322,52 +464,65 @@ func (d *fastDec) fields(a *Alert) bool {
 	if !d.eat('{') {
 		return false
 	}
-	m := make(map[string]any, 16)
-	a.OutputFields = m
+	// Collected on the stack first so the map is made once at its final
+	// size, without growing or over-allocating.
+	var buf [32]fieldKV
+	kvs := buf[:0]
 	d.ws()
-	if d.eat('}') {
-		return true
-	}
-	for {
-		d.ws()
-		key, ok := d.plainString()
-		if !ok {
-			return false
-		}
-		d.ws()
-		if !d.eat(':') {
-			return false
-		}
-		d.ws()
-		if d.i >= len(d.b) {
-			return false
-		}
-		switch c := d.b[d.i]; {
-		case c == '"':
-			s, ok := d.stringValue()
+	if !d.eat('}') {
+		for {
+			d.ws()
+			key, ok := d.plainString()
 			if !ok {
 				return false
 			}
-			m[key] = s
-		case c == '-' || c >= '0' && c <= '9':
-			n, ok := d.number()
-			if !ok {
+			d.ws()
+			if !d.eat(':') {
 				return false
 			}
-			m[key] = json.Number(n)
-		case d.lit("true"):
-			m[key] = true
-		case d.lit("false"):
-			m[key] = false
-		case d.null():
-			m[key] = nil
-		default:
-			return false // nested objects and arrays: the slow path
+			d.ws()
+			if d.i >= len(d.b) {
+				return false
+			}
+			var v any
+			switch c := d.b[d.i]; {
+			case c == '"':
+				s, ok := d.stringValue()
+				if !ok {
+					return false
+				}
+				v = s
+			case c == '-' || c >= '0' && c <= '9':
+				n, ok := d.number()
+				if !ok {
+					return false
+				}
+				v = json.Number(n)
+			case d.lit("true"):
+				v = true
+			case d.lit("false"):
+				v = false
+			case d.null():
+				v = nil
+			default:
+				return false // nested objects and arrays: the slow path
+			}
+			kvs = append(kvs, fieldKV{key, v})
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			if !d.eat('}') {
+				return false
+			}
+			break
 		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		return d.eat('}')
 	}
+	// Later duplicates win, as in encoding/json.
+	m := make(map[string]any, len(kvs))
+	for _, kv := range kvs {
+		m[kv.k] = kv.v
+	}
+	a.OutputFields = m
+	return true
 }
