@@ -9,12 +9,23 @@ import (
 // must stay at or below about 0.1%: each false positive costs a disk
 // lookup. Measured with real digests; deterministic.
 func TestBloomFalsePositives(t *testing.T) {
-	for _, capacity := range []int{bloomFirstCap, 4 * bloomFirstCap} {
-		t.Run(strconv.Itoa(capacity), func(t *testing.T) {
-			b := newBloom(capacity)
-			if got, want := len(b.bits)*64, capacity*bloomBitsPerKey; got != want {
-				t.Fatalf("%d bits for %d keys, want %d", got, capacity, want)
+	for _, tc := range []struct {
+		name       string
+		bitsPerKey int
+		capacity   int
+		maxRate    float64
+	}{
+		{"first", bloomBitsPerKey, bloomFirstCap, 0.001},
+		{"first-4x", bloomBitsPerKey, 4 * bloomFirstCap, 0.001},
+		{"later", bloomLaterBitsPerKey, (1 << 22) / bloomLaterBitsPerKey, 0.0002},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			capacity := tc.capacity
+			m := uint64(512) // a power of two, as the filters use
+			for m < uint64(capacity*tc.bitsPerKey) {
+				m <<= 1
 			}
+			b := newBloom(m, capacity)
 			for i := range capacity {
 				h := digestHash(dedupDigest("out", "in-"+strconv.Itoa(i)))
 				b.add(h)
@@ -35,17 +46,43 @@ func TestBloomFalsePositives(t *testing.T) {
 				}
 			}
 			rate := float64(fp) / probes
-			t.Logf("false positives at design load: %.4f%% (%d of %d)", 100*rate, fp, probes)
-			if rate > 0.001 {
-				t.Fatalf("false-positive rate %.4f%%, want <= 0.1%%", 100*rate)
+			t.Logf("false positives at %d bits per key: %.4f%% (%d of %d)", tc.bitsPerKey, 100*rate, fp, probes)
+			if rate > tc.maxRate {
+				t.Fatalf("false-positive rate %.4f%%, want <= %.4f%%", 100*rate, 100*tc.maxRate)
 			}
 		})
 	}
 }
 
+// A bucket's filters together stay near the first filter's false-positive
+// rate however many it grew.
+func TestDedupFilterGrowthFalsePositives(t *testing.T) {
+	f := newDedupFilter(DefaultDedupMemory)
+	const keys = 1 << 20
+	for i := range keys {
+		f.add(1, digestHash(dedupDigest("out", "in-"+strconv.Itoa(i))))
+	}
+	if n := len(f.buckets[1].filters); n < 4 {
+		t.Fatalf("%d filters for %d keys: the test means to cover growth", n, keys)
+	}
+	const probes = 1 << 19
+	fp := 0
+	var dst []uint64
+	for i := range probes {
+		if dst = f.maybeIn(1, 1, digestHash(dedupDigest("out", "out-"+strconv.Itoa(i))), dst[:0]); len(dst) > 0 {
+			fp++
+		}
+	}
+	rate := float64(fp) / probes
+	t.Logf("%d filters, false positives %.4f%%", len(f.buckets[1].filters), 100*rate)
+	if rate > 0.0015 {
+		t.Fatalf("false-positive rate %.4f%% across the filters, want <= 0.15%%", 100*rate)
+	}
+}
+
 // Past its memory cap a bucket answers "maybe" for everything.
 func TestDedupFilterCap(t *testing.T) {
-	size := len(newBloom(bloomFirstCap).bits) * 8
+	size := len(newBloom(bloomFirstCap*bloomBitsPerKey, bloomFirstCap).bits) * 8
 	f := newDedupFilter(size)
 	hs := make([]uint64, bloomFirstCap)
 	for i := range hs {
@@ -70,7 +107,7 @@ func TestDedupFilterCap(t *testing.T) {
 }
 
 func BenchmarkBloom(b *testing.B) {
-	f := newBloom(bloomMaxCap)
+	f := newBloom(bloomMaxCap*bloomBitsPerKey, bloomMaxCap)
 	hs := make([]uint64, 1<<16)
 	for i := range hs {
 		hs[i] = digestHash(dedupDigest("out", strconv.Itoa(i)))
