@@ -123,3 +123,67 @@ func BenchmarkBloom(b *testing.B) {
 		}
 	})
 }
+
+func TestDigestSet(t *testing.T) {
+	var s digestSet
+	if s.has(dedupEntry{}) {
+		t.Fatal("empty set has the zero entry")
+	}
+	const n = 5000 // several grows
+	e := func(i int) dedupEntry {
+		return dedupEntry{bucket: uint64(i % 3), digest: dedupDigest("out", strconv.Itoa(i))}
+	}
+	for i := range n {
+		s.add(e(i))
+		s.add(e(i)) // again: no-op
+	}
+	s.add(dedupEntry{}) // bucket 0, zero digest: a valid entry too
+	if s.len() != n+1 {
+		t.Fatalf("len %d, want %d", s.len(), n+1)
+	}
+	for i := range n {
+		if !s.has(e(i)) {
+			t.Fatalf("entry %d missing", i)
+		}
+		if s.has(dedupEntry{bucket: uint64(i%3) + 7, digest: e(i).digest}) {
+			t.Fatalf("entry %d found in another bucket", i)
+		}
+	}
+	if !s.has(dedupEntry{}) {
+		t.Fatal("zero entry missing")
+	}
+	slots := len(s.slots)
+	s.reset()
+	if s.len() != 0 || s.has(e(1)) || len(s.slots) != slots {
+		t.Fatalf("after reset: len %d, has %v, %d slots (had %d)", s.len(), s.has(e(1)), len(s.slots), slots)
+	}
+}
+
+func BenchmarkDigestSet(b *testing.B) {
+	es := make([]dedupEntry, 1<<16)
+	for i := range es {
+		es[i] = dedupEntry{bucket: 42, digest: dedupDigest("out", strconv.Itoa(i))}
+	}
+	b.Run("set", func(b *testing.B) {
+		var s digestSet
+		for range b.N {
+			for _, e := range es {
+				s.add(e)
+			}
+			s.reset()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(es)), "ns/entry")
+	})
+	b.Run("map", func(b *testing.B) {
+		m := make(map[dedupEntry]struct{}, len(es))
+		for range b.N {
+			for _, e := range es {
+				m[e] = struct{}{}
+			}
+			for _, e := range es {
+				delete(m, e)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(es)), "ns/entry")
+	})
+}

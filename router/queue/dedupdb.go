@@ -151,18 +151,20 @@ type dedupWriter struct {
 	// ingest is s.ddb.Ingest; tests replace it to inject failures.
 	ingest func(paths []string) error
 
+	// flushMu makes flushes (the writer's, and Close's or a test's) take
+	// turns, so that writing belongs to one batch at a time.
+	flushMu sync.Mutex
 	mu      sync.Mutex
-	pending map[dedupEntry]struct{}
-	queue   []dedupEntry
-	spare   []dedupEntry // the last batch's buffer, for the next queue
+	// pending holds the digests of queue, writing those of the batch being
+	// ingested; lookups consult both.
+	pending, writing digestSet
+	queue            []dedupEntry
+	spare            []dedupEntry // the last batch's buffer, for the next queue
 }
 
 func newDedupWriter(s *Store, scratch string) *dedupWriter {
 	w := &dedupWriter{s: s, kick: make(chan struct{}, 1), scratch: scratch}
 	if s.ddb != nil {
-		// Sized for a full batch from the start (~2 MB): under load it
-		// grows to that anyway, and growing it rehashes every entry.
-		w.pending = make(map[dedupEntry]struct{}, dedupFlushItems)
 		lo := dedupLevelOptions()
 		w.wopts = sstable.WriterOptions{
 			TableFormat:  s.ddb.FormatMajorVersion().MaxTableFormat(),
@@ -185,7 +187,7 @@ func (s *Store) remember(bucket uint64, digests [][16]byte) {
 	first := len(w.queue) == 0
 	for _, d := range digests {
 		e := dedupEntry{bucket, d}
-		w.pending[e] = struct{}{}
+		w.pending.add(e)
 		w.queue = append(w.queue, e)
 	}
 	full := len(w.queue) >= dedupFlushItems
@@ -202,8 +204,14 @@ func (s *Store) remember(bucket uint64, digests [][16]byte) {
 func (w *dedupWriter) isPending(e dedupEntry) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.pending[e]
-	return ok
+	return w.pending.has(e) || w.writing.has(e)
+}
+
+// pendingLen is how many digests wait for the index.
+func (w *dedupWriter) pendingLen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending.len() + w.writing.len()
 }
 
 // run ingests what remember gathers until ctx ends, then ingests the rest.
@@ -240,9 +248,13 @@ func (w *dedupWriter) run(ctx context.Context) {
 // flush ingests the gathered digests, then forgets them in memory: on
 // success they are found on disk, on failure their protection is lost.
 func (w *dedupWriter) flush() {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
 	w.mu.Lock()
 	batch := w.queue
 	w.queue, w.spare = w.spare[:0], nil
+	// writing is empty: the previous flush emptied it.
+	w.pending, w.writing = w.writing, w.pending
 	w.mu.Unlock()
 	if len(batch) == 0 {
 		return
@@ -254,9 +266,7 @@ func (w *dedupWriter) flush() {
 		w.s.dedupWriteFailed(err)
 	}
 	w.mu.Lock()
-	for _, e := range batch {
-		delete(w.pending, e)
-	}
+	w.writing.reset()
 	if cap(batch) <= 2*dedupFlushItems {
 		w.spare = batch[:0]
 	}

@@ -37,7 +37,7 @@ func TestDedupIngest(t *testing.T) {
 	enqueue(t, s, "a", ids...)
 	enqueue(t, s, "b", ids[:10]...)
 	s.dw.flush()
-	if n := len(s.dw.pending); n != 0 {
+	if n := s.dw.pendingLen(); n != 0 {
 		t.Fatalf("%d digests still pending after flush", n)
 	}
 	m := s.ddb.Metrics()
@@ -195,7 +195,7 @@ func TestDedupIngestFailure(t *testing.T) {
 			if v := metricValue(s.m.dedupErrors); v != 1 {
 				t.Fatalf("dedup errors %v, want 1", v)
 			}
-			if n := len(s.dw.pending); n != 0 {
+			if n := s.dw.pendingLen(); n != 0 {
 				t.Fatalf("%d digests still pending after a failed flush", n)
 			}
 			if tc.name == "ingest" {

@@ -805,7 +805,7 @@ func TestDedupIndexOnDisk(t *testing.T) {
 	seen := uuids("seen", 2000)  // spread over every shard
 	enqueue(t, s, "a", seen...)
 	s.dw.flush() // from memory to the DB
-	if n := len(s.dw.pending); n != 0 {
+	if n := s.dw.pendingLen(); n != 0 {
 		t.Fatalf("%d digests still pending after flush", n)
 	}
 	check := func(s *Store, when string) {
