@@ -18,6 +18,8 @@ type metrics struct {
 	latency                                             *prometheus.HistogramVec
 	enqueue                                             prometheus.Histogram
 	dedupErrors                                         prometheus.Counter
+	writeStalls                                         prometheus.Counter
+	writeStallSeconds                                   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,9 +53,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dedupErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_queue_dedup_index_errors_total", Help: "Failed writes to the uuid dedup index (the alerts were queued; resends of them may be delivered twice)."}),
+		writeStalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_write_stalls_total", Help: "Times the queue's storage held back writes because flushing to disk fell behind (every Enqueue waits meanwhile)."}),
+		writeStallSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_write_stall_seconds_total", Help: "Time writes to the queue were held back by the storage."}),
 	}
 	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
-		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors} {
+		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors,
+		m.writeStalls, m.writeStallSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

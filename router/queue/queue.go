@@ -122,7 +122,7 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("queue: metrics: %w", err)
 	}
 	log := o.Logger.With("component", "queue")
-	po := pebbleOptions(o, log)
+	po := pebbleOptions(o, m, log)
 	db, err := pebble.Open(filepath.Clean(o.Dir), po)
 	// Pebble holds its own reference to the cache from Open on.
 	po.Cache.Unref()
@@ -162,7 +162,7 @@ func Open(o Options) (*Store, error) {
 // pebbleOptions keeps memory bounded: a small block cache and at most four
 // small memtables, whatever the backlog. Bloom filters make the dedup
 // lookups of absent uuids (the common case) cheap.
-func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
+func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 	cache := pebble.NewCache(o.CacheSize)
 	po := &pebble.Options{
 		Cache:                       cache,
@@ -179,6 +179,7 @@ func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
 		MaxConcurrentCompactions: func() int { return 2 },
 		Merger:                   counterMerger(),
 		Logger:                   pebbleLogger{log},
+		EventListener:            writeStallListener(m, log),
 		FormatMajorVersion:       pebble.FormatNewest,
 		// Syncs requested within 250µs of the last one wait for it to pass,
 		// so each fsync covers more concurrent commits (measured: ~10% less
@@ -191,6 +192,24 @@ func pebbleOptions(o Options, log *slog.Logger) *pebble.Options {
 	}
 	po.EnsureDefaults()
 	return po
+}
+
+// writeStallListener counts Pebble's write stalls (memtables or L0 filling
+// faster than they are flushed or compacted), when every commit waits.
+func writeStallListener(m *metrics, log *slog.Logger) *pebble.EventListener {
+	var began atomic.Int64 // unix nanos of the stall in progress
+	return &pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			began.Store(time.Now().UnixNano())
+			m.writeStalls.Inc()
+			log.Debug("queue storage stalls writes", "reason", info.Reason)
+		},
+		WriteStallEnd: func() {
+			if t := began.Swap(0); t != 0 {
+				m.writeStallSeconds.Add(time.Since(time.Unix(0, t)).Seconds())
+			}
+		},
+	}
 }
 
 // pebbleLogger routes Pebble's chatter to slog at debug level.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -833,4 +834,22 @@ func TestDedupIndexOnDisk(t *testing.T) {
 	s = openStore(t, dir, time.Hour)
 	defer s.Close()
 	check(s, "after") // with the filter rebuilt from the index
+}
+
+func TestWriteStallsCounted(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := writeStallListener(m, slog.New(slog.DiscardHandler))
+	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"})
+	time.Sleep(20 * time.Millisecond)
+	l.WriteStallEnd()
+	l.WriteStallEnd() // unmatched: ignored
+	if v := metricValue(m.writeStalls); v != 1 {
+		t.Errorf("stalls %v, want 1", v)
+	}
+	if v := metricValue(m.writeStallSeconds); v < 0.015 || v > 5 {
+		t.Errorf("stall seconds %v, want about 0.02", v)
+	}
 }
