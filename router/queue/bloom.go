@@ -28,8 +28,11 @@ const (
 	// 0.05% for the unblocked filter it replaced, which cost a cache miss
 	// per probe). Each false positive costs a disk lookup, ~25 µs.
 	bloomBitsPerKey = 16
-	bloomFirstCap   = 1 << 16
-	bloomMaxCap     = 1 << 22
+	// A bucket's first filter holds at least this many keys (512 KiB): a
+	// lookup probes every filter of every bucket in the window, so fewer,
+	// larger filters cost fewer cache misses.
+	bloomFirstCap = 1 << 18
+	bloomMaxCap   = 1 << 22
 	// A lookup consults every filter of a bucket, so their false positives
 	// add up: the filters after the first are loaded to 24 bits per key
 	// (measured ~0.01% each), which keeps a bucket of millions of uuids near
@@ -139,8 +142,11 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 		if n := len(bf.filters); n > 0 && bf.filters[n-1].n < bf.filters[n-1].cap {
 			cur = bf.filters[n-1]
 		} else {
-			m := uint64(bloomFirstCap * bloomBitsPerKey)
-			c := bloomFirstCap
+			m := uint64(512)
+			for m < uint64(f.firstCap(bucket)*bloomBitsPerKey) {
+				m <<= 1
+			}
+			c := int(m / bloomBitsPerKey)
 			if n > 0 {
 				m = min(2*uint64(len(bf.filters[n-1].bits))*64, bloomMaxCap*bloomBitsPerKey)
 				c = int(m / bloomLaterBitsPerKey)
@@ -156,6 +162,22 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 		}
 		cur.add(h)
 	}
+}
+
+// firstCap is how many keys a new bucket's first filter is sized for: as
+// many as the latest earlier bucket took, so that a steady rate needs one
+// filter per bucket. The caller holds f.mu.
+func (f *dedupFilter) firstCap(bucket uint64) int {
+	prev, found, latest := 0, false, uint64(0)
+	for k, bf := range f.buckets {
+		if k < bucket && (!found || k > latest) {
+			found, latest, prev = true, k, 0
+			for _, b := range bf.filters {
+				prev += b.n
+			}
+		}
+	}
+	return min(max(prev, bloomFirstCap), bloomMaxCap)
 }
 
 // expire forgets buckets before oldest.

@@ -58,12 +58,17 @@ func TestBloomFalsePositives(t *testing.T) {
 // rate however many it grew.
 func TestDedupFilterGrowthFalsePositives(t *testing.T) {
 	f := newDedupFilter(DefaultDedupMemory)
-	const keys = 1 << 20
+	const keys = 1 << 21
 	for i := range keys {
 		f.add(1, digestHash(dedupDigest("out", "in-"+strconv.Itoa(i))))
 	}
 	if n := len(f.buckets[1].filters); n < 4 {
 		t.Fatalf("%d filters for %d keys: the test means to cover growth", n, keys)
+	}
+	// The next bucket starts with one filter sized for what this one took.
+	f.add(2, 1)
+	if got := f.buckets[2].filters[0].cap; got < keys {
+		t.Errorf("next bucket's first filter holds %d keys, want >= %d", got, keys)
 	}
 	const probes = 1 << 19
 	fp := 0
