@@ -15,6 +15,10 @@ type dedupFilter struct {
 	buckets  map[uint64]*bucketFilter
 	maxBytes int
 	used     int
+	// saturated, when set, is called (with mu held) each time a bucket hits
+	// the memory cap: from then on every lookup in that bucket is a disk
+	// read, which operators must be able to see.
+	saturated func(bucket uint64)
 }
 
 type bucketFilter struct {
@@ -155,6 +159,9 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 			size := len(cur.bits) * 8
 			if f.used+size > f.maxBytes {
 				bf.saturated = true
+				if f.saturated != nil {
+					f.saturated(bucket)
+				}
 				return
 			}
 			f.used += size

@@ -89,6 +89,8 @@ func TestDedupFilterGrowthFalsePositives(t *testing.T) {
 func TestDedupFilterCap(t *testing.T) {
 	size := len(newBloom(bloomFirstCap*bloomBitsPerKey, bloomFirstCap).bits) * 8
 	f := newDedupFilter(size)
+	var full []uint64
+	f.saturated = func(bucket uint64) { full = append(full, bucket) }
 	hs := make([]uint64, bloomFirstCap)
 	for i := range hs {
 		hs[i] = digestHash(dedupDigest("out", "cap-"+strconv.Itoa(i)))
@@ -101,6 +103,10 @@ func TestDedupFilterCap(t *testing.T) {
 	f.add(7, absent) // needs a second filter: over the cap
 	if !f.buckets[7].saturated {
 		t.Fatal("not saturated past the cap")
+	}
+	f.add(7, 12345) // already saturated: reported once
+	if len(full) != 1 || full[0] != 7 {
+		t.Fatalf("saturation reported for buckets %v, want [7]", full)
 	}
 	if got := f.maybeIn(0, 7, digestHash(dedupDigest("out", "other")), nil); len(got) != 1 || got[0] != 7 {
 		t.Fatalf("saturated bucket: maybe in %v, want [7]", got)

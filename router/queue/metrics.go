@@ -20,6 +20,7 @@ type metrics struct {
 	dedupErrors                                         prometheus.Counter
 	writeStalls                                         prometheus.Counter
 	writeStallSeconds                                   prometheus.Counter
+	dedupFilterFull                                     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -57,10 +58,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lanner_queue_write_stalls_total", Help: "Times the queue's storage held back writes because flushing to disk fell behind (every Enqueue waits meanwhile)."}),
 		writeStallSeconds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_queue_write_stall_seconds_total", Help: "Time writes to the queue were held back by the storage."}),
+		dedupFilterFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_dedup_filter_full_total", Help: "Dedup time buckets whose in-memory filter hit its memory cap: every uuid lookup in them reads the on-disk index (slower ingest)."}),
 	}
 	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
 		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors,
-		m.writeStalls, m.writeStallSeconds} {
+		m.writeStalls, m.writeStallSeconds, m.dedupFilterFull} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

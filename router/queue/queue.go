@@ -131,6 +131,11 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
 		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory), comb: newCombiner()}
+	s.filter.saturated = func(bucket uint64) {
+		m.dedupFilterFull.Inc()
+		log.Warn("dedup filter memory cap reached: uuid lookups in this part of the window now read the disk index, so ingest slows; a shorter dedup window needs less memory",
+			"cap_bytes", DefaultDedupMemory, "bucket_start", time.Unix(0, int64(bucket)*int64(s.bucketDur())).UTC())
+	}
 	scratch := dedupScratchDir(o.Dir)
 	if s.window > 0 {
 		if s.ddb, err = openDedupDB(dedupDir(o.Dir), scratch, o, log); err != nil {
