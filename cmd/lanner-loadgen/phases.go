@@ -195,7 +195,15 @@ func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator
 	if err != nil {
 		return err
 	}
-	inflight := make(chan [][]byte, o.window) // batches sent, in ack order
+	// Batches sent, in ack order, with the buffer their alerts live in.
+	type sentBatch struct {
+		alerts [][]byte
+		buf    []byte
+	}
+	inflight := make(chan sentBatch, o.window)
+	// Buffers of acknowledged batches, reused: a fresh megabyte per batch
+	// cost the load generator page faults and GC on the router's cores.
+	free := make(chan []byte, o.window+1)
 	var retryMu sync.Mutex
 	var retry [][]byte
 	recvErr := make(chan error, 1)
@@ -210,7 +218,8 @@ func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator
 				recvErr <- err
 				return
 			}
-			sent := <-inflight
+			sb := <-inflight
+			sent := sb.alerts
 			accepted.Add(int64(ack.Accepted + ack.Duplicates))
 			if len(ack.Rejected) > 0 {
 				recvErr <- fmt.Errorf("router rejected %d alerts: %s", len(ack.Rejected), ack.Rejected[0].Reason)
@@ -224,6 +233,12 @@ func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator
 				}
 				retryMu.Unlock()
 				time.Sleep(time.Duration(ack.RetryAfterMs) * time.Millisecond)
+			} else if sb.buf != nil {
+				// Nothing of it is resent: the buffer is free again.
+				select {
+				case free <- sb.buf[:0]:
+				default:
+				}
 			}
 		}
 	}()
@@ -240,7 +255,14 @@ func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator
 			}
 		}
 		// One buffer per batch, as a real client's encoder would use.
-		buf := make([]byte, 0, want*alertSize)
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		if cap(buf) < want*alertSize {
+			buf = make([]byte, 0, want*alertSize)
+		}
 		for range want {
 			start := len(buf)
 			buf = gen.appendAlert(buf)
@@ -255,7 +277,7 @@ func runStream(ctx context.Context, client ingestpb.IngestClient, gen *generator
 		}
 		n++
 		select {
-		case inflight <- batch:
+		case inflight <- sentBatch{batch, buf}:
 		case err := <-recvErr:
 			return err
 		}
