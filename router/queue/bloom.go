@@ -106,28 +106,49 @@ func newDedupFilter(maxBytes int) *dedupFilter {
 // digestHash is the filter's hash of a dedup digest.
 func digestHash(d [16]byte) uint64 { return binary.BigEndian.Uint64(d[:8]) }
 
-// maybeIn appends to dst the buckets in [lo, hi] that may hold h, newest
-// first.
-func (f *dedupFilter) maybeIn(lo, hi, h uint64, dst []uint64) []uint64 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+// liveBucket is the filter of one bucket that exists.
+type liveBucket struct {
+	bucket uint64
+	bf     *bucketFilter
+}
+
+// liveBuckets appends the buckets in [lo, hi] that have a filter, newest
+// first. The caller holds f.mu for reading for as long as it uses them.
+func (f *dedupFilter) liveBuckets(lo, hi uint64, dst []liveBucket) []liveBucket {
 	for bk := hi; ; bk-- {
 		if bf := f.buckets[bk]; bf != nil {
-			if bf.saturated {
-				dst = append(dst, bk)
-			} else {
-				for _, b := range bf.filters {
-					if b.has(h) {
-						dst = append(dst, bk)
-						break
-					}
-				}
-			}
+			dst = append(dst, liveBucket{bk, bf})
 		}
 		if bk == lo {
 			return dst
 		}
 	}
+}
+
+// mayHave reports whether the bucket may hold h.
+func (lb liveBucket) mayHave(h uint64) bool {
+	if lb.bf.saturated {
+		return true
+	}
+	for _, b := range lb.bf.filters {
+		if b.has(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// maybeIn appends to dst the buckets in [lo, hi] that may hold h, newest
+// first.
+func (f *dedupFilter) maybeIn(lo, hi, h uint64, dst []uint64) []uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, lb := range f.liveBuckets(lo, hi, nil) {
+		if lb.mayHave(h) {
+			dst = append(dst, lb.bucket)
+		}
+	}
+	return dst
 }
 
 func (f *dedupFilter) add(bucket uint64, hs ...uint64) {

@@ -333,35 +333,57 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 		sl.check = true
 	}
 	q.mu.Unlock()
-	var kbuf []byte
-	var fresh, maybe []uint64
 	oldest := uint64(0)
 	if bucket >= dedupSpan {
 		oldest = bucket - dedupSpan
 	}
 	for i := range g.slots {
+		if sl := &g.slots[i]; sl.check {
+			sl.digest = dedupDigest(q.name, sl.uuid)
+		}
+	}
+	// The filters are probed under one read lock for the whole group; the
+	// few "maybe"s (candidates) are then confirmed on disk outside it.
+	type candidate struct {
+		slot   int
+		bucket uint64
+	}
+	var cands []candidate
+	f := s.filter
+	f.mu.RLock()
+	live := f.liveBuckets(oldest, bucket, make([]liveBucket, 0, dedupSpan+1))
+	for i := range g.slots {
 		sl := &g.slots[i]
 		if !sl.check {
 			continue
 		}
-		sl.digest = dedupDigest(q.name, sl.uuid)
 		h := digestHash(sl.digest)
-		dup := false
-		maybe = s.filter.maybeIn(oldest, bucket, h, maybe[:0])
-		for _, bk := range maybe {
-			var err error
-			if dup, err = s.seen(kbuf, bk, sl.digest); err != nil {
-				return err
+		for _, lb := range live {
+			if lb.mayHave(h) {
+				cands = append(cands, candidate{i, lb.bucket})
 			}
-			if dup {
-				break
-			}
+		}
+	}
+	f.mu.RUnlock()
+	var kbuf []byte
+	for _, c := range cands {
+		sl := &g.slots[c.slot]
+		if outcomes[sl.idx] == Duplicate {
+			continue // found in a newer bucket already
+		}
+		dup, err := s.seen(kbuf, c.bucket, sl.digest)
+		if err != nil {
+			return err
 		}
 		if dup {
 			outcomes[sl.idx] = Duplicate
-			continue
 		}
-		fresh = append(fresh, h)
+	}
+	var fresh []uint64
+	for i := range g.slots {
+		if sl := &g.slots[i]; sl.check && outcomes[sl.idx] != Duplicate {
+			fresh = append(fresh, digestHash(sl.digest))
+		}
 	}
 	// Added before the commit: should it fail, the extra entries only cost a
 	// disk lookup later.
