@@ -8,15 +8,21 @@ import (
 // dedupFilter answers "certainly not seen" for most new uuids in memory, so
 // the common case of Enqueue costs no disk lookup. It keeps one scalable
 // Bloom filter per dedup bucket; a "maybe" is confirmed against the on-disk
-// index. Past its memory cap a bucket stops growing and answers "maybe" for
-// everything, which only costs speed, never correctness.
+// index. At its memory cap it forgets the oldest buckets first, which
+// shortens the dedup window; only when the newest bucket alone fills the
+// cap does that bucket stop growing and answer "maybe" for everything,
+// which costs a disk read per lookup.
 type dedupFilter struct {
 	mu       sync.RWMutex
 	buckets  map[uint64]*bucketFilter
 	maxBytes int
 	used     int
-	// saturated, when set, is called (with mu held) each time a bucket hits
-	// the memory cap: from then on every lookup in that bucket is a disk
+	// evicted, when set, is called (with mu held) when an older bucket's
+	// filters are dropped to make room for a newer one: resends of its
+	// uuids are no longer recognised, the window has shrunk.
+	evicted func(bucket uint64)
+	// saturated, when set, is called (with mu held) when the newest bucket
+	// alone hits the memory cap: from then on every lookup in it is a disk
 	// read, which operators must be able to see.
 	saturated func(bucket uint64)
 }
@@ -44,6 +50,7 @@ const (
 	// (each false positive is an index lookup on disk).
 	bloomLaterBitsPerKey = 24
 	// DefaultDedupMemory caps the filters: 2–6 bytes per uuid in the window.
+	// Past it the oldest buckets are forgotten first (see makeRoom).
 	DefaultDedupMemory = 32 << 20
 )
 
@@ -176,20 +183,48 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 				m = min(2*uint64(len(bf.filters[n-1].bits))*64, bloomMaxCap*bloomBitsPerKey)
 				c = int(m / bloomLaterBitsPerKey)
 			}
-			cur = newBloom(m, c)
-			size := len(cur.bits) * 8
-			if f.used+size > f.maxBytes {
+			size := int(m / 8)
+			if !f.makeRoom(bucket, size) {
 				bf.saturated = true
 				if f.saturated != nil {
 					f.saturated(bucket)
 				}
 				return
 			}
+			cur = newBloom(m, c)
 			f.used += size
 			bf.filters = append(bf.filters, cur)
 		}
 		cur.add(h)
 	}
+}
+
+// makeRoom frees the filters of buckets older than bucket, oldest first,
+// until size more bytes fit under the cap. Remembering the newest uuids in
+// memory matters more than the oldest: resends come soon after the first
+// copy, and a bucket that answers "maybe" to everything costs a disk read
+// per lookup, which at a few thousand alerts/s is more than the cores have.
+// It reports false when only newer buckets are left to free.
+func (f *dedupFilter) makeRoom(bucket uint64, size int) bool {
+	for f.used+size > f.maxBytes {
+		oldest, found := uint64(0), false
+		for k := range f.buckets {
+			if k < bucket && (!found || k < oldest) {
+				oldest, found = k, true
+			}
+		}
+		if !found {
+			return false
+		}
+		for _, b := range f.buckets[oldest].filters {
+			f.used -= len(b.bits) * 8
+		}
+		delete(f.buckets, oldest)
+		if f.evicted != nil {
+			f.evicted(oldest)
+		}
+	}
+	return true
 }
 
 // firstCap is how many keys a new bucket's first filter is sized for: as

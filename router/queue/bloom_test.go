@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 )
@@ -197,4 +198,36 @@ func BenchmarkDigestSet(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(es)), "ns/entry")
 	})
+}
+
+// At the cap the oldest buckets are forgotten first, never newer ones; the
+// newest bucket saturates only when it alone fills the cap.
+func TestDedupFilterEvictsOldestFirst(t *testing.T) {
+	size := len(newBloom(bloomFirstCap*bloomBitsPerKey, bloomFirstCap).bits) * 8
+	f := newDedupFilter(2 * size) // room for two first filters
+	var evicted, full []uint64
+	f.evicted = func(b uint64) { evicted = append(evicted, b) }
+	f.saturated = func(b uint64) { full = append(full, b) }
+	key := func(b uint64) uint64 { return digestHash(dedupDigest("out", "k-"+strconv.FormatUint(b, 10))) }
+	f.add(5, key(5))
+	f.add(6, key(6))
+	f.add(4, key(4)) // older than every bucket held: nothing older to free
+	if len(evicted) != 0 || len(full) != 1 || full[0] != 4 {
+		t.Fatalf("adding an old bucket at the cap: evicted %v, saturated %v; want none, [4]", evicted, full)
+	}
+	f.add(7, key(7)) // frees 4 (saturated, no filters) then 5, the oldest with memory
+	if fmt.Sprint(evicted) != "[4 5]" {
+		t.Fatalf("evicted %v, want [4 5]", evicted)
+	}
+	if got := f.maybeIn(0, 7, key(5), nil); len(got) != 0 {
+		t.Errorf("key of the evicted bucket still maybe in %v", got)
+	}
+	for _, b := range []uint64{6, 7} {
+		if got := f.maybeIn(0, 7, key(b), nil); len(got) == 0 || got[0] != b {
+			t.Errorf("key of bucket %d: maybe in %v", b, got)
+		}
+	}
+	if f.used > f.maxBytes {
+		t.Errorf("%d bytes used, cap %d", f.used, f.maxBytes)
+	}
 }

@@ -21,6 +21,7 @@ type metrics struct {
 	writeStalls                                         prometheus.Counter
 	writeStallSeconds                                   prometheus.Counter
 	dedupFilterFull                                     prometheus.Counter
+	dedupEvicted                                        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -59,11 +60,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		writeStallSeconds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_queue_write_stall_seconds_total", Help: "Time writes to the queue were held back by the storage."}),
 		dedupFilterFull: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "lanner_queue_dedup_filter_full_total", Help: "Dedup time buckets whose in-memory filter hit its memory cap: every uuid lookup in them reads the on-disk index (slower ingest)."}),
+			Name: "lanner_queue_dedup_filter_full_total", Help: "Times the newest dedup time bucket alone filled the filters' memory cap: every uuid lookup in it reads the on-disk index (slower ingest)."}),
+		dedupEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_dedup_buckets_evicted_total", Help: "Old dedup time buckets forgotten to keep the filters under their memory cap: resends older than the remaining window are delivered again."}),
 	}
 	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
 		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors,
-		m.writeStalls, m.writeStallSeconds, m.dedupFilterFull} {
+		m.writeStalls, m.writeStallSeconds, m.dedupFilterFull, m.dedupEvicted} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -131,10 +131,15 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
 		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory), comb: newCombiner()}
+	s.filter.evicted = func(bucket uint64) {
+		m.dedupEvicted.Inc()
+		log.Warn("dedup filter memory cap reached: forgetting the oldest uuids, so resends of alerts queued before the cutoff are delivered again; a shorter dedup window needs less memory",
+			"cap_bytes", DefaultDedupMemory, "cutoff", s.bucketStart(bucket+1))
+	}
 	s.filter.saturated = func(bucket uint64) {
 		m.dedupFilterFull.Inc()
-		log.Warn("dedup filter memory cap reached: uuid lookups in this part of the window now read the disk index, so ingest slows; a shorter dedup window needs less memory",
-			"cap_bytes", DefaultDedupMemory, "bucket_start", time.Unix(0, int64(bucket)*int64(s.bucketDur())).UTC())
+		log.Warn("dedup filter memory cap reached by the newest uuids alone: their lookups now read the disk index, so ingest slows; a shorter dedup window needs less memory",
+			"cap_bytes", DefaultDedupMemory, "bucket_start", s.bucketStart(bucket))
 	}
 	scratch := dedupScratchDir(o.Dir)
 	if s.window > 0 {
@@ -493,6 +498,11 @@ const dedupSpan = 8
 
 func (s *Store) bucketDur() time.Duration {
 	return max(s.window/dedupSpan, time.Millisecond)
+}
+
+// bucketStart is when bucket begins.
+func (s *Store) bucketStart(bucket uint64) time.Time {
+	return time.Unix(0, int64(bucket)*int64(s.bucketDur())).UTC()
 }
 
 func (s *Store) bucket(t time.Time) uint64 {
