@@ -110,11 +110,9 @@ func decodeFast(data []byte) *Alert {
 	if d.i != len(d.b) || a.Rule == "" || prio == "" || ts == "" {
 		return nil
 	}
-	if a.Priority = exactPriority(prio); a.Priority == PriorityUnset {
-		var err error
-		if a.Priority, err = ParsePriority(prio); err != nil {
-			return nil
-		}
+	var err error
+	if a.Priority, err = ParsePriority(prio); err != nil {
+		return nil
 	}
 	if t, ok := parseTimeUTC(ts); ok {
 		a.Time = t
@@ -128,31 +126,6 @@ func decodeFast(data []byte) *Alert {
 }
 
 var knownKeys = [...]string{"uuid", "rule", "priority", "time", "output", "source", "hostname", "tags", "output_fields"}
-
-// exactPriority maps Falco's own spellings to their level (PriorityUnset for
-// anything else): ParsePriority's answer for them, without its lower-casing
-// allocation.
-func exactPriority(s string) Priority {
-	switch s {
-	case "Emergency":
-		return PriorityEmergency
-	case "Alert":
-		return PriorityAlert
-	case "Critical":
-		return PriorityCritical
-	case "Error":
-		return PriorityError
-	case "Warning":
-		return PriorityWarning
-	case "Notice":
-		return PriorityNotice
-	case "Informational":
-		return PriorityInformational
-	case "Debug":
-		return PriorityDebug
-	}
-	return PriorityUnset
-}
 
 // parseTimeUTC parses the one shape Falco and our agent write,
 // YYYY-MM-DDTHH:MM:SS[.F{1,9}]Z, to the same time.Time that

@@ -54,6 +54,9 @@ func (p Priority) Valid() bool { return p >= PriorityDebug && p <= PriorityEmerg
 // ParsePriority accepts Falco's level names case-insensitively, plus "Info"
 // (Falco's own short form) and "warn"/"err"/"crit"/"emerg" as syslog spells them.
 func ParsePriority(s string) (Priority, error) {
+	if p := exactPriority(s); p != PriorityUnset {
+		return p, nil
+	}
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "emergency", "emerg":
 		return PriorityEmergency, nil
@@ -73,6 +76,18 @@ func ParsePriority(s string) (Priority, error) {
 		return PriorityDebug, nil
 	}
 	return PriorityUnset, fmt.Errorf("unknown priority %q (want one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug)", s)
+}
+
+// exactPriority maps Falco's own spellings, what every alert carries, to
+// their level without ParsePriority's lower-casing allocation; anything else
+// gives PriorityUnset.
+func exactPriority(s string) Priority {
+	for p := PriorityDebug; p <= PriorityEmergency; p++ {
+		if priorityNames[p] == s {
+			return p
+		}
+	}
+	return PriorityUnset
 }
 
 // MarshalText writes Falco's spelling.
