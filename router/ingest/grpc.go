@@ -75,6 +75,13 @@ func NewGRPC(cfg GRPCConfig) *GRPC {
 
 const endpointGRPC = "grpc"
 
+// errDraining ends a stream when the router shuts down. A batch received but
+// not handled is not acked: the client resends it to the next router
+// (at-least-once).
+func errDraining() error {
+	return status.Error(codes.Unavailable, "router is shutting down; reconnect and resend unacknowledged batches")
+}
+
 // Ingest answers each batch with one Ack, in order, after Submit returned.
 func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 	ctx := stream.Context()
@@ -116,9 +123,7 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 		select {
 		case r = <-recvc:
 		case <-g.cfg.Draining:
-			// A batch received but not handled is not acked: the client
-			// resends it to the next router (at-least-once).
-			return status.Error(codes.Unavailable, "router is shutting down; reconnect and resend unacknowledged batches")
+			return errDraining()
 		}
 		if errors.Is(r.err, io.EOF) {
 			return nil
@@ -131,7 +136,7 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case <-g.cfg.Draining:
-			return status.Error(codes.Unavailable, "router is shutting down; reconnect and resend unacknowledged batches")
+			return errDraining()
 		}
 		ack, err := g.handle(ctx, r.batch)
 		<-g.slots

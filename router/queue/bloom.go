@@ -145,19 +145,6 @@ func (lb liveBucket) mayHave(h uint64) bool {
 	return false
 }
 
-// maybeIn appends to dst the buckets in [lo, hi] that may hold h, newest
-// first.
-func (f *dedupFilter) maybeIn(lo, hi, h uint64, dst []uint64) []uint64 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	for _, lb := range f.liveBuckets(lo, hi, nil) {
-		if lb.mayHave(h) {
-			dst = append(dst, lb.bucket)
-		}
-	}
-	return dst
-}
-
 func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

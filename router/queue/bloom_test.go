@@ -231,3 +231,16 @@ func TestDedupFilterEvictsOldestFirst(t *testing.T) {
 		t.Errorf("%d bytes used, cap %d", f.used, f.maxBytes)
 	}
 }
+
+// maybeIn appends to dst the buckets in [lo, hi] that may hold h, newest
+// first: one lookup as Store.dedup probes a group's.
+func (f *dedupFilter) maybeIn(lo, hi, h uint64, dst []uint64) []uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, lb := range f.liveBuckets(lo, hi, nil) {
+		if lb.mayHave(h) {
+			dst = append(dst, lb.bucket)
+		}
+	}
+	return dst
+}
