@@ -161,12 +161,15 @@ func (f *dedupFilter) add(bucket uint64, hs ...uint64) {
 		if n := len(bf.filters); n > 0 && bf.filters[n-1].n < bf.filters[n-1].cap {
 			cur = bf.filters[n-1]
 		} else {
-			m := uint64(512)
-			for m < uint64(f.firstCap(bucket)*bloomBitsPerKey) {
-				m <<= 1
-			}
-			c := int(m / bloomBitsPerKey)
-			if n > 0 {
+			var m uint64 // bits, a power of two
+			var c int
+			if n == 0 {
+				want := uint64(f.firstCap(bucket) * bloomBitsPerKey)
+				for m = 512; m < want; {
+					m <<= 1
+				}
+				c = int(m / bloomBitsPerKey)
+			} else {
 				m = min(2*uint64(len(bf.filters[n-1].bits))*64, bloomMaxCap*bloomBitsPerKey)
 				c = int(m / bloomLaterBitsPerKey)
 			}
