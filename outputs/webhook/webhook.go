@@ -126,22 +126,41 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	// Concurrency workers take the alerts in order, rather than a goroutine
 	// per alert: fewer goroutine starts and wake-ups per alert.
 	errs := make([]error, len(batch))
-	var next atomic.Int64
+	var next, delivered, failing atomic.Int64
+	// failingEndpoint: a whole window of requests failed retryably and more
+	// failed than were delivered. Sending the rest of the batch would only
+	// hammer a stalled endpoint (hundreds of 503s per retry round); one
+	// failing alert among healthy ones never stops the batch.
+	window := int64(o.cfg.Concurrency)
+	failingEndpoint := func() bool {
+		f := failing.Load()
+		return f >= window && f > delivered.Load()
+	}
 	var wg sync.WaitGroup
 	for range min(o.cfg.Concurrency, len(batch)) {
 		wg.Add(1)
 		go func() { // owned by this Send; ends when the batch is taken
 			defer wg.Done()
-			for {
+			for !failingEndpoint() {
 				i := int(next.Add(1)) - 1
 				if i >= len(batch) {
 					return
 				}
-				errs[i] = o.sendOne(ctx, batch[i])
+				err := o.sendOne(ctx, batch[i])
+				switch {
+				case err == nil:
+					delivered.Add(1)
+				case outputs.IsRetryable(err):
+					failing.Add(1)
+				}
+				errs[i] = err
 			}
 		}()
 	}
 	wg.Wait()
+	for i := min(int(next.Load()), len(batch)); i < len(batch); i++ {
+		errs[i] = outputs.ErrNotAttempted
+	}
 	return combine(errs)
 }
 
@@ -214,19 +233,20 @@ func (o *Output) post(ctx context.Context, body []byte) error {
 }
 
 // combine turns per-alert results into one error: nil when all succeeded; the
-// first error when all failed retryably (the whole batch is retried, with the
-// longest Retry-After asked); otherwise a PartialError.
+// worst error when all were tried and failed retryably (the whole batch is
+// retried, with the longest Retry-After asked); otherwise a PartialError,
+// which keeps apart the alerts that were not tried at all.
 func combine(errs []error) error {
 	failed := map[int]error{}
-	allRetryable := true
+	oneForAll := true // every alert tried, and failed retryably
 	var worst error
 	for i, err := range errs {
 		if err == nil {
 			continue
 		}
 		failed[i] = err
-		if !outputs.IsRetryable(err) {
-			allRetryable = false
+		if !outputs.IsRetryable(err) || errors.Is(err, outputs.ErrNotAttempted) {
+			oneForAll = false
 		}
 		if worst == nil || outputs.RetryAfterOf(err) > outputs.RetryAfterOf(worst) {
 			worst = err
@@ -235,7 +255,7 @@ func combine(errs []error) error {
 	switch {
 	case len(failed) == 0:
 		return nil
-	case len(failed) == len(errs) && allRetryable:
+	case len(failed) == len(errs) && oneForAll:
 		return worst
 	default:
 		return &outputs.PartialError{Failed: failed}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -174,6 +175,61 @@ func TestPartial(t *testing.T) {
 	pe, ok := err.(*outputs.PartialError)
 	if !ok || len(pe.Failed) != 1 || pe.Failed[1] == nil || outputs.IsRetryable(pe.Failed[1]) {
 		t.Fatalf("want a partial error failing alert 1 permanently, got %v", err)
+	}
+}
+
+// A stalled endpoint (503 to every request) gets about one window of
+// requests per batch, not one per alert; the alerts not tried are marked so
+// the queue does not count an attempt for them.
+func TestStalledEndpointStopsBatch(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	const conc, n = 4, 200
+	o := newOutput(t, Config{Address: srv.URL, Concurrency: conc}, outputs.Deps{})
+	err := o.Send(context.Background(), outputtest.Alerts(0, n))
+	pe, ok := err.(*outputs.PartialError)
+	if !ok || len(pe.Failed) != n {
+		t.Fatalf("want a partial error covering all %d alerts, got %v", n, err)
+	}
+	tried := int(requests.Load())
+	if tried < conc || tried > 2*conc {
+		t.Errorf("%d requests for a batch of %d against a stalled endpoint, want %d..%d", tried, n, conc, 2*conc)
+	}
+	var notTried int
+	for i, e := range pe.Failed {
+		switch {
+		case errors.Is(e, outputs.ErrNotAttempted):
+			notTried++
+		case !outputs.IsRetryable(e) || !strings.Contains(e.Error(), "503"):
+			t.Errorf("alert %d: %v, want a retryable 503", i, e)
+		}
+	}
+	if notTried != n-tried {
+		t.Errorf("%d alerts marked not attempted, want %d", notTried, n-tried)
+	}
+}
+
+// One alert failing retryably among healthy ones does not stop the batch.
+func TestOneFailingAlertDoesNotStopBatch(t *testing.T) {
+	rec := outputtest.NewRecorder(t)
+	o := newOutput(t, Config{Address: rec.URL, Concurrency: 2}, outputs.Deps{})
+	rec.Handle(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(b), outputtest.Marker(0)) {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	err := o.Send(context.Background(), outputtest.Alerts(0, 50))
+	pe, ok := err.(*outputs.PartialError)
+	if !ok || len(pe.Failed) != 1 || pe.Failed[0] == nil || !outputs.IsRetryable(pe.Failed[0]) {
+		t.Fatalf("want a partial error failing alert 0 retryably, got %v", err)
 	}
 }
 

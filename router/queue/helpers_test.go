@@ -23,7 +23,8 @@ import (
 
 // httpOutput is a tiny real output for tests: it POSTs the batch as a JSON
 // array and classifies the reply the way the webhook output does. A 207
-// reply carries {"failed": {"<index>": <status>}} for a partial failure.
+// reply carries {"failed": {"<index>": <status>}} for a partial failure;
+// status 0 there stands for outputs.ErrNotAttempted.
 type httpOutput struct {
 	url    string
 	client *http.Client
@@ -65,7 +66,10 @@ func classify(code int, retryAfter string, body []byte) error {
 		pe := &outputs.PartialError{Failed: map[int]error{}}
 		for k, c := range r.Failed {
 			i, _ := strconv.Atoi(k)
-			pe.Failed[i] = classify(c, "", nil)
+			pe.Failed[i] = outputs.ErrNotAttempted
+			if c != 0 {
+				pe.Failed[i] = classify(c, "", nil)
+			}
 		}
 		return pe
 	case code >= 200 && code < 300:

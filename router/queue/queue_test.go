@@ -154,6 +154,25 @@ func TestFailures(t *testing.T) {
 			}
 		},
 	}, {
+		// An alert the output did not try (its endpoint was failing the
+		// others) is sent again without using up one of its attempts.
+		name: "not attempted",
+		opts: func(o *OutputOptions) { o.MaxAttempts = 1 },
+		reply: func(n int, _ []string) (int, http.Header, string) {
+			if n == 1 {
+				return 207, nil, `{"failed":{"1":0}}`
+			}
+			return 200, nil, ""
+		},
+		ids: []string{"n0", "n1"},
+		check: func(t *testing.T, s *Store, sk *sink) {
+			eventually(t, 5*time.Second, "delivery", func() bool { return sk.count("n1") == 1 })
+			eventually(t, 5*time.Second, "settled", func() bool { return s.Stats("out").Delivered == 2 })
+			if st := s.Stats("out"); st.DeadLetters != 0 || st.Failed != 0 || sk.count("n0") != 1 {
+				t.Errorf("stats %+v, n0 delivered %d times", st, sk.count("n0"))
+			}
+		},
+	}, {
 		name:  "max attempts",
 		opts:  func(o *OutputOptions) { o.MaxAttempts = 3 },
 		reply: func(int, []string) (int, http.Header, string) { return 500, nil, "" },

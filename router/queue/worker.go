@@ -410,6 +410,10 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 			q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
 			continue
 		}
+		if errors.Is(eerr, outputs.ErrNotAttempted) {
+			st.retry = append(st.retry, e) // no attempt to count
+			continue
+		}
 		q.failed.Add(1)
 		q.m.failed.Inc()
 		e.meta.attempts++
