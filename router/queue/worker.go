@@ -228,6 +228,7 @@ type settlement struct {
 	delivered []*entry
 	dead      []deadEntry
 	retry     []*entry // attempts and first try updated in place
+	untried   []*entry // not sent (outputs.ErrNotAttempted): retried, unchanged on disk
 	drop      []*entry // unreadable
 	now       time.Time
 }
@@ -363,7 +364,9 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 			abandoned = true
 			return
 		}
-		if len(st.retry) == 0 {
+		// The untried follow the tried ones, as they did in the batch.
+		retry := append(st.retry, st.untried...)
+		if len(retry) == 0 {
 			return
 		}
 		attempts := 0
@@ -374,12 +377,12 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		if ra := retryAfter(err); ra > wait {
 			wait = min(ra, maxRetryAfter)
 		}
-		q.s.log.Debug("delivery failed, retrying", "output", q.name, "alerts", len(st.retry), "attempt", attempts, "wait", wait, "err", redact(err.Error()))
+		q.s.log.Debug("delivery failed, retrying", "output", q.name, "alerts", len(retry), "attempt", attempts, "wait", wait, "err", redact(err.Error()))
 		if !q.sleep(r, wait) {
 			abandoned = true
 			return
 		}
-		live = st.retry
+		live = retry
 	}
 }
 
@@ -411,7 +414,7 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 			continue
 		}
 		if errors.Is(eerr, outputs.ErrNotAttempted) {
-			st.retry = append(st.retry, e) // no attempt to count
+			st.untried = append(st.untried, e) // no attempt to count or write
 			continue
 		}
 		q.failed.Add(1)
@@ -443,7 +446,7 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 		q.m.deadLetters.Add(float64(n))
 		q.s.log.Warn("alerts dead-lettered", "output", q.name, "count", n, "reason", st.dead[0].reason)
 	}
-	if n := len(st.retry); n > 0 {
+	if n := len(st.retry) + len(st.untried); n > 0 {
 		q.retries.Add(int64(n))
 		q.m.retries.Add(float64(n))
 	}
