@@ -21,6 +21,11 @@ type dedupFilter struct {
 	// filters are dropped to make room for a newer one: resends of its
 	// uuids are no longer recognised, the window has shrunk.
 	evicted func(bucket uint64)
+	// forgot is set once makeRoom evicted a bucket; forgotThrough is the
+	// newest bucket it evicted, so uuids queued before its end are no
+	// longer recognised (see Store.effectiveDedupWindow).
+	forgot        bool
+	forgotThrough uint64
 	// saturated, when set, is called (with mu held) when the newest bucket
 	// alone hits the memory cap: from then on every lookup in it is a disk
 	// read, which operators must be able to see.
@@ -210,11 +215,21 @@ func (f *dedupFilter) makeRoom(bucket uint64, size int) bool {
 			f.used -= len(b.bits) * 8
 		}
 		delete(f.buckets, oldest)
+		if !f.forgot || oldest > f.forgotThrough {
+			f.forgot, f.forgotThrough = true, oldest
+		}
 		if f.evicted != nil {
 			f.evicted(oldest)
 		}
 	}
 	return true
+}
+
+// forgotten returns the newest bucket makeRoom evicted, if any.
+func (f *dedupFilter) forgotten() (bucket uint64, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.forgotThrough, f.forgot
 }
 
 // firstCap is how many keys a new bucket's first filter is sized for: as

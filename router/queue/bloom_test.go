@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The filter's false-positive rate at its design load (bloomBitsPerKey)
@@ -229,6 +232,49 @@ func TestDedupFilterEvictsOldestFirst(t *testing.T) {
 	}
 	if f.used > f.maxBytes {
 		t.Errorf("%d bytes used, cap %d", f.used, f.maxBytes)
+	}
+}
+
+// The effective dedup window gauge shows the window shrinking once the
+// filters' memory cap forgets old buckets.
+func TestEffectiveDedupWindow(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := Open(Options{Dir: t.TempDir(), Registerer: reg, DedupWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "lanner_queue_dedup_window_seconds" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no lanner_queue_dedup_window_seconds")
+		return 0
+	}
+	if got := gauge(); got != time.Hour.Seconds() {
+		t.Fatalf("window %vs before any eviction, want 3600", got)
+	}
+	size := len(newBloom(bloomFirstCap*bloomBitsPerKey, bloomFirstCap).bits) * 8
+	s.filter.mu.Lock()
+	s.filter.maxBytes = 2 * size // room for two buckets' first filters
+	s.filter.mu.Unlock()
+	now := time.Now()
+	cur := s.bucket(now)
+	for _, b := range []uint64{cur - 2, cur - 1, cur} {
+		s.filter.add(b, b)
+	}
+	if got, want := s.effectiveDedupWindow(now), now.Sub(s.bucketStart(cur-1)); got != want {
+		t.Errorf("window %v after bucket %d was forgotten, want %v", got, cur-2, want)
+	}
+	if got := gauge(); got <= 0 || got > (2*time.Hour/dedupSpan).Seconds() {
+		t.Errorf("gauge %vs, want within two buckets (%v)", got, 2*time.Hour/dedupSpan)
 	}
 }
 

@@ -141,6 +141,13 @@ func Open(o Options) (*Store, error) {
 		log.Warn("dedup filter memory cap reached by the newest uuids alone: their lookups now read the disk index, so ingest slows; a shorter dedup window needs less memory",
 			"cap_bytes", DefaultDedupMemory, "bucket_start", s.bucketStart(bucket))
 	}
+	if err := o.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lanner_queue_dedup_window_seconds",
+		Help: "How far back a resent uuid is still recognised: the dedup window, or less once the filters' memory cap forgot the oldest uuids (0: dedup off).",
+	}, func() float64 { return s.effectiveDedupWindow(time.Now()).Seconds() })); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("queue: metrics: %w", err)
+	}
 	scratch := dedupScratchDir(o.Dir)
 	if s.window > 0 {
 		if s.ddb, err = openDedupDB(dedupDir(o.Dir), scratch, o, log); err != nil {
@@ -507,6 +514,19 @@ func (s *Store) bucketStart(bucket uint64) time.Time {
 
 func (s *Store) bucket(t time.Time) uint64 {
 	return uint64(t.UnixNano() / int64(s.bucketDur()))
+}
+
+// effectiveDedupWindow is how far back a resend is recognised at now: the
+// dedup window, or less since the filters' memory cap forgot buckets.
+func (s *Store) effectiveDedupWindow(now time.Time) time.Duration {
+	if s.window <= 0 {
+		return 0
+	}
+	w := s.window
+	if b, ok := s.filter.forgotten(); ok {
+		w = min(w, max(now.Sub(s.bucketStart(b+1)), 0))
+	}
+	return w
 }
 
 // oldestBucket is the oldest bucket still inside the window at t.
