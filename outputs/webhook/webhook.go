@@ -127,11 +127,11 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	// per alert: fewer goroutine starts and wake-ups per alert.
 	errs := make([]error, len(batch))
 	var next, delivered, failing atomic.Int64
-	// failingEndpoint: a whole window of requests failed retryably and more
-	// failed than were delivered. Sending the rest of the batch would only
-	// hammer a stalled endpoint (hundreds of 503s per retry round); one
-	// failing alert among healthy ones never stops the batch.
-	window := int64(o.cfg.Concurrency)
+	// failingEndpoint: a whole window of requests (at least 4) failed
+	// retryably and more failed than were delivered. Sending the rest of the
+	// batch would only hammer a stalled endpoint (hundreds of 503s per retry
+	// round); one failing alert among healthy ones never stops the batch.
+	window := int64(max(o.cfg.Concurrency, 4))
 	failingEndpoint := func() bool {
 		f := failing.Load()
 		return f >= window && f > delivered.Load()
