@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -61,19 +60,7 @@ type wire struct {
 // offending field (as *FieldError) or describe the malformed document. Unknown
 // top-level keys are ignored, as falcosidekick ignores them.
 func Decode(data []byte) (*Alert, error) {
-	if a := decodeFast(data, string(data)); a != nil {
-		return a, nil
-	}
-	return decodeSlow(data)
-}
-
-// DecodeOwned is Decode for a document the caller hands over: the alert's
-// strings may alias data instead of a copy of it, so data must never change
-// afterwards, and it stays in memory as long as the alert does. It saves
-// Decode's copy of every document where a whole batch arrives in one buffer
-// that nothing reuses (gRPC ingest).
-func DecodeOwned(data []byte) (*Alert, error) {
-	if a := decodeFast(data, unsafe.String(unsafe.SliceData(data), len(data))); a != nil {
+	if a := decodeFast(data); a != nil {
 		return a, nil
 	}
 	return decodeSlow(data)

@@ -14,12 +14,11 @@ import (
 // handle itself — any error, escaped keys, nested output_fields values,
 // unknown keys with structured values, duplicate or case-variant keys — and
 // Decode then runs decodeSlow, so results and error messages stay exactly
-// those of the encoding/json-based decoder. s holds data's bytes; the
-// alert's unescaped strings are substrings of it.
-func decodeFast(data []byte, s string) *Alert {
+// those of the encoding/json-based decoder.
+func decodeFast(data []byte) *Alert {
 	// No utf8.Valid pass over the whole document: outside strings the scanner
 	// accepts only ASCII, and rawString validates every string's bytes.
-	d := fastDec{b: data, s: s}
+	d := fastDec{b: data, s: string(data)}
 	d.ws()
 	if !d.eat('{') {
 		return nil

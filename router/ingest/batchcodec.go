@@ -16,10 +16,9 @@ import (
 // BatchCodec is the gRPC server codec: protobuf, except that an AlertBatch
 // is decoded into one buffer holding the whole message, its alerts slices
 // of it. The generic decoder allocates and copies every alert apart (a
-// thousand allocations per batch, each alert copied twice); here the batch
-// is copied once, and alert.DecodeOwned's strings point into that copy.
-// Every other message goes through grpc's own protobuf codec. Install it
-// with grpc.ForceServerCodecV2.
+// thousand allocations per batch, each alert copied twice), and alert.Decode
+// copies the alert again anyway. Every other message goes through grpc's
+// own protobuf codec. Install it with grpc.ForceServerCodecV2.
 type BatchCodec struct{ proto encoding.CodecV2 }
 
 // NewBatchCodec returns the codec.

@@ -164,7 +164,7 @@ func (g *GRPC) handle(ctx context.Context, batch *ingestpb.AlertBatch) (*ingestp
 	valid := make([]*alert.Alert, 0, len(batch.Alerts))
 	validIdx := make([]uint32, 0, len(batch.Alerts))
 	for i, doc := range batch.Alerts {
-		a, err := alert.DecodeOwned(doc) // batch.Alerts is ours and never reused
+		a, err := alert.Decode(doc)
 		if err != nil {
 			ack.Rejected = append(ack.Rejected, &ingestpb.Rejection{Index: uint32(i), Reason: err.Error()})
 			continue

@@ -7,7 +7,7 @@
 // Everything else (copying, filtering, JSON) happens in Query, on the reader's
 // time. Alerts are kept by pointer: the caller must not change an alert after
 // Add, and its strings must not alias buffers that are reused (alert.Decode
-// copies the document; alert.DecodeOwned's documents are never reused).
+// copies the document once, so decoded alerts qualify).
 package recent
 
 import (
