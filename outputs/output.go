@@ -83,10 +83,10 @@ func (e *PartialError) Error() string {
 }
 
 // ErrNotAttempted marks a message of a PartialError that Send did not try,
-// because the destination was failing the batch's other messages (a stalled
-// endpoint answering 503 to each). The queue sends it again with the rest
-// and does not count it as a failed attempt.
-var ErrNotAttempted = errors.New("not sent: the destination was failing the rest of the batch")
+// because the destination failed the batch's messages before it (a stalled
+// endpoint answering 503 to each, Slack's 429). The queue sends it again with
+// the rest and does not count it as a failed attempt.
+var ErrNotAttempted = errors.New("not sent: the destination failed earlier messages of the batch")
 
 // IsRetryable reports whether a failure may succeed on a later attempt.
 // Context cancellation by the caller is retryable: the alert stays queued.

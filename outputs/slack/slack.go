@@ -205,29 +205,20 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		if err == nil {
 			continue
 		}
-		if i == 0 && len(batch) == 1 {
+		if len(batch) == 1 {
 			return err
 		}
+		// Stop at the first failure (most often Slack's 429): the rest wait
+		// for the retry, which honours the Retry-After of failed[i], without
+		// an attempt counted against them.
 		failed := make(map[int]error, len(batch)-i)
 		failed[i] = err
 		for j := i + 1; j < len(batch); j++ {
-			// Not attempted: retryable, carrying the wait Slack asked for.
-			failed[j] = retryLater(err)
-		}
-		if i == 0 && outputs.IsRetryable(err) {
-			return err // nothing delivered: retry the whole batch
+			failed[j] = outputs.ErrNotAttempted
 		}
 		return &outputs.PartialError{Failed: failed}
 	}
 	return nil
-}
-
-func retryLater(err error) error {
-	e := errors.New("not attempted: an earlier message of the batch failed")
-	if d := outputs.RetryAfterOf(err); d > 0 {
-		return outputs.RetryAfter(e, d)
-	}
-	return e
 }
 
 func (o *Output) post(ctx context.Context, m outputs.Message) error {

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -230,10 +231,11 @@ func TestRateLimited(t *testing.T) {
 	if !asPartial(err, &pe) || len(pe.Failed) != 2 || pe.Failed[0] != nil || pe.Failed[2] == nil {
 		t.Fatalf("want 2 delivered then a partial failure, got %v", err)
 	}
-	for i := 2; i < 4; i++ {
-		if outputs.RetryAfterOf(pe.Failed[i]) != time.Second || !outputs.IsRetryable(pe.Failed[i]) {
-			t.Errorf("alert %d: %v", i, pe.Failed[i])
-		}
+	if outputs.RetryAfterOf(pe.Failed[2]) != time.Second || !outputs.IsRetryable(pe.Failed[2]) {
+		t.Errorf("alert 2: %v, want retryable after 1s", pe.Failed[2])
+	}
+	if !errors.Is(pe.Failed[3], outputs.ErrNotAttempted) {
+		t.Errorf("alert 3: %v, want not attempted", pe.Failed[3])
 	}
 	if srv.throttled.Load() != 1 {
 		t.Errorf("the output hammered the server: %d throttled requests, want 1", srv.throttled.Load())
