@@ -173,6 +173,22 @@ func TestFailures(t *testing.T) {
 			}
 		},
 	}, {
+		// Never tried at all, it still ends in the dead letters at max age.
+		name: "not attempted past max age",
+		opts: func(o *OutputOptions) {
+			o.MaxAge = 60 * time.Millisecond
+			o.MaxAttempts = 0
+		},
+		reply: func(int, []string) (int, http.Header, string) { return 207, nil, `{"failed":{"0":0}}` },
+		ids:   []string{"o1"},
+		check: func(t *testing.T, s *Store, sk *sink) {
+			eventually(t, 5*time.Second, "dead letter", func() bool { return s.Stats("out").DeadLetters == 1 })
+			dl, _ := s.DeadLetter("out", firstDeadID(t, s, "out"))
+			if !strings.Contains(dl.Reason, "max age") || !strings.Contains(dl.Reason, "not sent") {
+				t.Errorf("dead letter %+v", dl)
+			}
+		},
+	}, {
 		name:  "max attempts",
 		opts:  func(o *OutputOptions) { o.MaxAttempts = 3 },
 		reply: func(int, []string) (int, http.Header, string) { return 500, nil, "" },

@@ -413,7 +413,8 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 			q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
 			continue
 		}
-		if errors.Is(eerr, outputs.ErrNotAttempted) {
+		tooOld := o.MaxAge > 0 && now.Sub(e.meta.enq) > o.MaxAge
+		if errors.Is(eerr, outputs.ErrNotAttempted) && !tooOld {
 			st.untried = append(st.untried, e) // no attempt to count or write
 			continue
 		}
@@ -429,7 +430,7 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 			reason = "permanent failure: " + redact(eerr.Error())
 		case o.MaxAttempts > 0 && e.meta.attempts >= o.MaxAttempts:
 			reason = fmt.Sprintf("gave up after %d attempts: %s", e.meta.attempts, redact(eerr.Error()))
-		case o.MaxAge > 0 && now.Sub(e.meta.enq) > o.MaxAge:
+		case tooOld:
 			reason = fmt.Sprintf("older than max age %s: %s", o.MaxAge, redact(eerr.Error()))
 		}
 		if reason != "" {
