@@ -72,6 +72,17 @@ func dedupLevelOptions() pebble.LevelOptions {
 	}
 }
 
+// dedupComparer is Pebble's default byte order with a Split that makes a
+// whole key its own prefix: lookups go through SeekPrefixGE (see
+// Store.seen), which needs one. The name and the order are the default's,
+// and a table's filter keys are whole keys either way, so an index written
+// before opens and reads unchanged.
+func dedupComparer() *pebble.Comparer {
+	c := *pebble.DefaultComparer
+	c.Split = func(key []byte) int { return len(key) }
+	return &c
+}
+
 func openDedupDB(dir, scratch string, o Options, log *slog.Logger) (*pebble.DB, error) {
 	// Leftovers of a crash during a write or an ingest: never ingested (or
 	// already linked into the DB), so of no use.
@@ -82,6 +93,7 @@ func openDedupDB(dir, scratch string, o Options, log *slog.Logger) (*pebble.DB, 
 		return nil, err
 	}
 	po := &pebble.Options{
+		Comparer:                    dedupComparer(),
 		Cache:                       pebble.NewCache(4 << 20),
 		MemTableSize:                8 << 20,
 		MemTableStopWritesThreshold: 4,
@@ -100,9 +112,11 @@ func openDedupDB(dir, scratch string, o Options, log *slog.Logger) (*pebble.DB, 
 		Logger:                pebbleLogger{log.With("db", "dedup")},
 		FormatMajorVersion:    pebble.FormatNewest,
 	}
-	for i := range po.Levels {
-		po.Levels[i] = dedupLevelOptions()
-	}
+	// One entry applies to every level (Options.Level). Set before
+	// EnsureDefaults, which would leave a nil Levels as one default entry:
+	// without this, no table of the index had a filter Pebble would read,
+	// and every lookup read index and data blocks from each table.
+	po.Levels = []pebble.LevelOptions{dedupLevelOptions()}
 	po.EnsureDefaults()
 	db, err := pebble.Open(dir, po)
 	po.Cache.Unref()
@@ -167,6 +181,7 @@ func newDedupWriter(s *Store, scratch string) *dedupWriter {
 	if s.ddb != nil {
 		lo := dedupLevelOptions()
 		w.wopts = sstable.WriterOptions{
+			Comparer:     dedupComparer(),
 			TableFormat:  s.ddb.FormatMajorVersion().MaxTableFormat(),
 			FilterPolicy: lo.FilterPolicy,
 			FilterType:   lo.FilterType,

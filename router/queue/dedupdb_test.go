@@ -213,3 +213,78 @@ func TestDedupIngestFailure(t *testing.T) {
 		})
 	}
 }
+
+// Lookups use every table's Bloom filter, the last level's too: DB.Get
+// skipped those, and read index and data blocks for each absent digest.
+// They are counted in lanner_queue_dedup_index_reads_total.
+func TestDedupLookupUsesLastLevelFilters(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, time.Hour)
+	defer s.Close()
+	s.filter = newDedupFilter(0) // saturated: every lookup goes to the index
+	ids := uuids("l6", 2000)
+	enqueue(t, s, "a", ids...)
+	s.dw.flush()
+	if err := s.ddb.Compact([]byte{kindDedup}, []byte{kindDedup + 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.ddb.Metrics(); m.Levels[6].NumFiles == 0 {
+		t.Fatalf("the index is not in the last level: %s", m)
+	}
+	filterHits := func() int64 { return s.ddb.Metrics().Filter.Hits }
+	bucket := s.bucket(time.Now())
+	fresh := uuids("l6-new", 200)
+	// DB.Get, as lookups were made before: the last level's filter unused.
+	before := filterHits()
+	for _, id := range fresh {
+		if _, closer, err := s.ddb.Get(dedupKey(nil, bucket, dedupDigest("a", id))); err == nil {
+			closer.Close()
+		}
+	}
+	if hits := filterHits() - before; hits != 0 {
+		t.Logf("DB.Get used the last level's filter %d times (Pebble changed?)", hits)
+	}
+	reads0 := metricValue(s.m.dedupLookups)
+	before = filterHits()
+	for _, o := range enqueue(t, s, "a", fresh...) {
+		if o != Queued {
+			t.Fatalf("a new uuid was not queued: %v", o)
+		}
+	}
+	if reads := metricValue(s.m.dedupLookups) - reads0; reads != float64(len(fresh)) {
+		t.Errorf("%v index reads, want %d", reads, len(fresh))
+	}
+	// Each absent digest is turned away by the table's filter, but for
+	// its ~1% false positives.
+	if hits := filterHits() - before; hits < int64(len(fresh))*9/10 {
+		t.Errorf("%d of %d lookups answered by the table filter", hits, len(fresh))
+	}
+	if got := enqueue(t, s, "a", ids[0], ids[1999]); fmt.Sprint(got) != "[duplicate duplicate]" {
+		t.Fatalf("uuids in the last level: %v", got)
+	}
+}
+
+// An index written before the dedup DB had its own comparer (Pebble's
+// default, without Split) opens and answers lookups unchanged.
+func TestDedupIndexFromDefaultComparer(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old, err := pebble.Open(dedupDir(dir), &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := openStore(t, t.TempDir(), time.Hour) // for the bucket arithmetic
+	bucket := probe.bucket(now)
+	_ = probe.Close()
+	if err := old.Set(dedupKey(nil, bucket, dedupDigest("a", "before")), nil, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, dir, time.Hour) // its filters are rebuilt from the index
+	defer s.Close()
+	if got := enqueue(t, s, "a", "before", "after"); fmt.Sprint(got) != "[duplicate queued]" {
+		t.Fatalf("after reopening with the dedup comparer: %v", got)
+	}
+}

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/bloom"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -177,8 +176,9 @@ func Open(o Options) (*Store, error) {
 }
 
 // pebbleOptions keeps memory bounded: a small block cache and at most four
-// small memtables, whatever the backlog. Bloom filters make the dedup
-// lookups of absent uuids (the common case) cheap.
+// small memtables, whatever the backlog. No Bloom filters: the queue is read
+// by iterating, and its few point reads (dead letters, the clean mark) look
+// for keys that exist.
 func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 	cache := pebble.NewCache(o.CacheSize)
 	po := &pebble.Options{
@@ -202,10 +202,6 @@ func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 		// so each fsync covers more concurrent commits (measured: ~10% less
 		// CPU per single-alert Enqueue); an isolated commit is not delayed.
 		WALMinSyncInterval: func() time.Duration { return 250 * time.Microsecond },
-	}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		po.Levels[i].FilterType = pebble.TableFilter
 	}
 	po.EnsureDefaults()
 	return po
