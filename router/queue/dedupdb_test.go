@@ -26,15 +26,24 @@ func scratchFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// indexOnlyStore opens a store whose in-memory dedup filters are saturated,
+// so every lookup goes to the index on disk, and queues n uuids to output
+// "a".
+func indexOnlyStore(t *testing.T, dir, prefix string, n int) (*Store, []string) {
+	t.Helper()
+	s := openStore(t, dir, time.Hour)
+	s.filter = newDedupFilter(0)
+	ids := uuids(prefix, n)
+	enqueue(t, s, "a", ids...)
+	return s, ids
+}
+
 // Remembered digests are ingested as sstables (the memtable stays empty),
 // found on disk once they left memory, and the scratch dir is left empty.
 func TestDedupIngest(t *testing.T) {
 	dir := t.TempDir()
-	s := openStore(t, dir, time.Hour)
+	s, ids := indexOnlyStore(t, dir, "ing", 3000)
 	defer s.Close()
-	s.filter = newDedupFilter(0) // saturated: every lookup goes to the index
-	ids := uuids("ing", 3000)
-	enqueue(t, s, "a", ids...)
 	enqueue(t, s, "b", ids[:10]...)
 	s.dw.flush()
 	if n := s.dw.pendingLen(); n != 0 {
@@ -218,12 +227,8 @@ func TestDedupIngestFailure(t *testing.T) {
 // skipped those, and read index and data blocks for each absent digest.
 // They are counted in lanner_queue_dedup_index_reads_total.
 func TestDedupLookupUsesLastLevelFilters(t *testing.T) {
-	dir := t.TempDir()
-	s := openStore(t, dir, time.Hour)
+	s, ids := indexOnlyStore(t, t.TempDir(), "l6", 2000)
 	defer s.Close()
-	s.filter = newDedupFilter(0) // saturated: every lookup goes to the index
-	ids := uuids("l6", 2000)
-	enqueue(t, s, "a", ids...)
 	s.dw.flush()
 	if err := s.ddb.Compact([]byte{kindDedup}, []byte{kindDedup + 1}, true); err != nil {
 		t.Fatal(err)
