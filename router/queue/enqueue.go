@@ -366,13 +366,12 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 		}
 	}
 	f.mu.RUnlock()
-	var kbuf []byte
 	for _, c := range cands {
 		sl := &g.slots[c.slot]
 		if outcomes[sl.idx] == Duplicate {
 			continue // found in a newer bucket already
 		}
-		dup, err := s.seen(kbuf, c.bucket, sl.digest)
+		dup, err := s.seen(c.bucket, sl.digest)
 		if err != nil {
 			return err
 		}
@@ -403,7 +402,7 @@ func (s *Store) dedup(g *group, bucket uint64, outcomes []Outcome) error {
 // window's buckets end up, and a lookup (almost always of an absent digest,
 // after an in-memory false positive) then read index and data blocks from
 // disk, ~300 µs each.
-func (s *Store) seen(kbuf []byte, bucket uint64, digest [16]byte) (bool, error) {
+func (s *Store) seen(bucket uint64, digest [16]byte) (bool, error) {
 	if s.dw.isPending(dedupEntry{bucket, digest}) {
 		return true, nil
 	}
@@ -412,8 +411,8 @@ func (s *Store) seen(kbuf []byte, bucket uint64, digest [16]byte) (bool, error) 
 	if err != nil {
 		return false, fmt.Errorf("queue: dedup lookup: %w", err)
 	}
-	kbuf = dedupKey(kbuf[:0], bucket, digest)
-	found := it.SeekPrefixGE(kbuf) && bytes.Equal(it.Key(), kbuf)
+	key := dedupKey(make([]byte, 0, 25), bucket, digest)
+	found := it.SeekPrefixGE(key) && bytes.Equal(it.Key(), key)
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return false, fmt.Errorf("queue: dedup lookup: %w", err)
 	}
