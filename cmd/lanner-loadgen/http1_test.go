@@ -3,10 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,41 +85,81 @@ func TestStartLines(t *testing.T) {
 	}
 }
 
-// The lean client against net/http's server, and net/http's client against
-// the lean sink: each side speaks HTTP/1.1 as the standard library reads it.
-func TestClientAgainstNetHTTP(t *testing.T) {
-	var got []string
+// The epoll senders against net/http's server, and net/http's client
+// against the lean sink: each side speaks HTTP/1.1 as the standard library
+// reads it. The server's answers cycle through what the senders must
+// handle: 200, 200 with Connection: close, 503 (a pause), a chunked 200 and
+// a 202 (neither accepted nor refused).
+func TestSendersAgainstNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var seen, bad int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
-		if string(b) == "close" {
-			w.Header().Set("Connection", "close")
+		mu.Lock()
+		n := seen
+		seen++
+		if r.Method != http.MethodPost || r.URL.Path != "/" || r.Header.Get("Content-Type") != "application/json" || !json.Valid(b) {
+			bad++
 		}
-		if string(b) == "chunked" {
+		mu.Unlock()
+		switch n % 5 {
+		case 1:
+			w.Header().Set("Connection", "close")
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 3:
 			w.(http.Flusher).Flush() // forces a chunked answer
 			_, _ = io.WriteString(w, "some body")
-			return
+		case 4:
+			w.WriteHeader(http.StatusAccepted)
 		}
-		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	c := newClient(strings.TrimPrefix(srv.URL, "http://"), time.Now().Add(10*time.Second))
-	defer c.close()
-	for _, body := range []string{"a", "close", "b", "chunked", "c"} {
-		code, err := c.post(func(b []byte) []byte { return append(b, body...) })
-		if err != nil {
-			t.Fatalf("post %q: %v", body, err)
-		}
-		want := http.StatusAccepted
-		if body == "chunked" {
-			want = http.StatusOK
-		}
-		if code != want {
-			t.Fatalf("post %q: status %d", body, code)
-		}
+	gen := &generator{}
+	c, err := runSenders(context.Background(), strings.TrimPrefix(srv.URL, "http://"), 3, gen.appendAlert,
+		time.Now().Add(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(got) != 5 || got[0] != "POST / application/json a" {
-		t.Fatalf("server saw %q", got)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen < 10 || bad != 0 {
+		t.Fatalf("server saw %d requests, %d malformed", seen, bad)
+	}
+	// Every request was answered, and the answers were told apart.
+	if got := c.accepted + c.refused + c.failures; got != int64(seen) {
+		t.Fatalf("counts %+v for %d requests", c, seen)
+	}
+	if want := int64(seen+2) / 5; c.refused != want {
+		t.Errorf("refused %d, want %d (counts %+v, %d requests)", c.refused, want, c, seen)
+	}
+	if want := int64(seen) / 5; c.failures != want {
+		t.Errorf("failures %d, want %d: only the 202s (counts %+v, %d requests)", c.failures, want, c, seen)
+	}
+}
+
+// A server that answers nothing: the senders give up on ctx, with an error.
+func TestSendersStopOnContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	gen := &generator{}
+	c, err := runSenders(ctx, ln.Addr().String(), 2, gen.appendAlert, time.Now().Add(time.Hour))
+	if !errors.Is(err, context.DeadlineExceeded) || c.accepted != 0 {
+		t.Fatalf("counts %+v, err %v", c, err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -122,37 +121,14 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	var accepted, refused, failures atomic.Int64
 	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
 	start := time.Now()
-	deadline := start.Add(o.httpFor)
-	var wg sync.WaitGroup
-	for range o.clients {
-		wg.Add(1)
-		go func() { // bounded by deadline and ctx
-			defer wg.Done()
-			c := newClient(rt.httpAddr, deadline.Add(30*time.Second))
-			defer c.close()
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				code, err := c.post(gen.appendAlert)
-				switch {
-				case err != nil:
-					failures.Add(1)
-					time.Sleep(10 * time.Millisecond)
-				case code == http.StatusOK:
-					accepted.Add(1)
-				case code == http.StatusServiceUnavailable:
-					refused.Add(1)
-					time.Sleep(10 * time.Millisecond)
-				default:
-					failures.Add(1)
-				}
-			}
-		}()
+	counts, sendErr := runSenders(ctx, rt.httpAddr, o.clients, gen.appendAlert, start.Add(o.httpFor))
+	if sendErr != nil {
+		return res, sendErr
 	}
-	wg.Wait()
 	res.ingestDur = time.Since(start)
-	res.ingested, res.refused, res.failures = accepted.Load(), refused.Load(), failures.Load()
+	res.ingested, res.refused, res.failures = counts.accepted, counts.refused, counts.failures
 	// Unacknowledged sends may or may not be queued; only acked ones count,
 	// so the sink may see a few more: the drain waits for the acked count.
 	err := measureDelivery(ctx, sk, &res, base, start, o)
