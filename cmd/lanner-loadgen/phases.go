@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,8 @@ type result struct {
 	delivered   int64
 	deliverDur  time.Duration // phase start (or recovery) to the last delivery
 	p50, p99    time.Duration
+	ack50       time.Duration // phase 1: request to answer
+	ack99       time.Duration
 	peakRSS     int64
 	note        string
 	refused     int64 // 503 / retry asked
@@ -86,6 +89,9 @@ func (r result) print() {
 	fmt.Println()
 	fmt.Printf("  delivered  %9d alerts in %-8s %9.0f alerts/s  (all delivered: %v)\n", r.delivered, r.deliverDur.Round(time.Millisecond), r.deliverRate, r.drainedAll)
 	fmt.Printf("  latency    p50 %s  p99 %s  (alert time -> sink)\n", r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	if r.ack50 > 0 {
+		fmt.Printf("  answered   p50 %s  p99 %s  (request written -> 200 read)\n", r.ack50.Round(10*time.Microsecond), r.ack99.Round(10*time.Microsecond))
+	}
 	fmt.Printf("  router peak RSS (VmHWM) %.1f MiB\n", float64(r.peakRSS)/(1<<20))
 	if r.routerCPU > 0 && r.ingested > 0 {
 		fmt.Printf("  router CPU %s = %.1f µs per alert ingested and delivered (%.0f alerts per router CPU-second)\n",
@@ -129,6 +135,8 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	}
 	res.ingestDur = time.Since(start)
 	res.ingested, res.refused, res.failures = counts.accepted, counts.refused, counts.failures
+	slices.Sort(counts.acks)
+	res.ack50, res.ack99 = percentile(counts.acks, 0.50), percentile(counts.acks, 0.99)
 	// Unacknowledged sends may or may not be queued; only acked ones count,
 	// so the sink may see a few more: the drain waits for the acked count.
 	err := measureDelivery(ctx, sk, &res, base, start, o)

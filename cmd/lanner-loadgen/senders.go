@@ -34,6 +34,7 @@ func requestHead(addr string) string {
 // (transport errors and other answers).
 type senderCounts struct {
 	accepted, refused, failures int64
+	acks                        []int32 // µs from each 200's request written to its answer read
 }
 
 // retryPause is how long a connection waits after a 503 or a failure, as
@@ -45,6 +46,7 @@ type sender struct {
 	out     []byte
 	in      []byte
 	waiting bool      // a request is out, its answer not yet complete
+	sent    time.Time // when it went out
 	resume  time.Time // when it may send again after a pause; zero: now
 }
 
@@ -159,7 +161,7 @@ func (s *senders) send(i int, now time.Time) {
 	s.req = strconv.AppendInt(s.req, int64(len(s.body)), 10)
 	s.req = append(s.req, "\r\n\r\n"...)
 	s.req = append(s.req, s.body...)
-	c.waiting = true
+	c.waiting, c.sent = true, now
 	c.in = c.in[:0]
 	w, err := unix.Write(c.fd, s.req)
 	if err != nil && !errors.Is(err, unix.EAGAIN) {
@@ -240,6 +242,7 @@ func (s *senders) receive(i int, now time.Time) {
 	switch code {
 	case http.StatusOK:
 		s.counts.accepted++
+		s.counts.acks = append(s.counts.acks, int32(now.Sub(c.sent).Microseconds()))
 	case http.StatusServiceUnavailable:
 		s.counts.refused++
 		c.resume = now.Add(retryPause)

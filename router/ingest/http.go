@@ -46,9 +46,20 @@ type HTTPConfig struct {
 	// MaxBatchAlerts bounds the alerts in one batch request; 0 = default.
 	MaxBatchAlerts int
 	// MaxInFlight and MaxBatchInFlight bound the requests of POST / (and
-	// /test) and of POST /api/v1/alerts being handled at once; 0 = default.
+	// /test) and of POST /api/v1/alerts being handled at once by net/http;
+	// 0 = default. The fast path (FastListener) bounds itself: one request
+	// per connection, in at most fastMaxGroups Submits at once.
 	MaxInFlight      int
 	MaxBatchInFlight int
+}
+
+// FastConfig carries the net/http server's timeouts, which the fast path
+// applies the same way. Zero means none.
+type FastConfig struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 }
 
 // HTTP serves Falco's http_output (POST /) and the batch endpoint.
@@ -271,6 +282,16 @@ func (h *HTTP) serveTest(w http.ResponseWriter, r *http.Request) {
 func (h *HTTP) submitOne(ctx context.Context, w http.ResponseWriter, endpoint string, a *alert.Alert) {
 	a.EnsureUUID()
 	res, err := h.cfg.Pipeline.Submit(ctx, []*alert.Alert{a})
+	var rs Result
+	if err == nil {
+		rs = res[0]
+	}
+	h.answerOne(w, endpoint, a, rs, err)
+}
+
+// answerOne answers a request whose alert the pipeline queued (rs) or could
+// not take (err).
+func (h *HTTP) answerOne(w http.ResponseWriter, endpoint string, a *alert.Alert, rs Result, err error) {
 	if err != nil {
 		h.single[StatusFull].Inc()
 		h.cfg.Logger.Warn("ingest: cannot queue alert", "uuid", a.UUID, "err", err)
@@ -278,7 +299,6 @@ func (h *HTTP) submitOne(ctx context.Context, w http.ResponseWriter, endpoint st
 		h.fail(w, endpoint, http.StatusServiceUnavailable, "queue unavailable, retry later")
 		return
 	}
-	rs := res[0]
 	h.single[rs.Status].Inc()
 	if rs.Status == StatusFull {
 		w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))

@@ -1,19 +1,25 @@
+//go:build linux
+
 package ingest
 
 import (
-	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sys/unix"
 
 	"github.com/lannerhq/lanner/alert"
 )
@@ -24,10 +30,11 @@ import (
 // goroutine and its extra read syscall, deadline juggling) was a large share
 // of the router's CPU per alert. FastListener answers exactly that request —
 // POST / over plain HTTP/1.1 with a Content-Length (Expect: 100-continue
-// allowed) and, when auth is on, the right token — itself, with one write
-// per answer. Anything else (another path or method, chunked or gzip bodies,
-// Connection: close, HTTP/1.0, a wrong token, a body over the limit, a head
-// and body larger than the connection's buffer) is handed, with every byte
+// allowed) and, when auth is on, the right token — itself, with one read
+// and one write per request, and the requests that arrive together queued
+// with one Submit (see reactor). Anything else (another path or method,
+// chunked or gzip bodies, Connection: close, HTTP/1.0, a wrong token, a body
+// over the limit, a head and body over fastBufSize) is handed, with every byte
 // read so far, to the net/http server that accepts from the listener, which
 // then serves that connection for the rest of its life. So every other
 // endpoint and most error answers stay net/http's; the fast path's 200, 400
@@ -35,33 +42,44 @@ import (
 // (submitOne, rejectOne) and are byte-identical to net/http's (tested), the
 // Date's value aside.
 
-// FastConfig carries the net/http server's timeouts, which the fast path
-// applies the same way. Zero means none.
-type FastConfig struct {
-	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-}
-
 // fastBufSize bounds the head and body a connection's fast path takes: most
-// Falco alerts are 1–3 KiB; larger requests go to net/http. It is also the
-// memory an idle connection holds (net/http's reader holds 4 KiB).
+// Falco alerts are 1–3 KiB; larger requests go to net/http.
 const fastBufSize = 8 << 10
+
+const (
+	// fastMaxGroups bounds the groups of requests being queued at once;
+	// requests completed meanwhile wait and form the next group, so a
+	// loaded router queues many requests per Submit.
+	fastMaxGroups = 4
+	// fastMaxGroup bounds one group's requests.
+	fastMaxGroup = 1024
+	// fastTick is how often deadlines are checked while any is set.
+	fastTick = 50 * time.Millisecond
+)
 
 // FastListener wraps a plain TCP listener (not TLS) for an http.Server whose
 // handler has h registered: the server must Serve the returned listener.
 // Close (called by the server's Shutdown or Close) stops accepting, closes
-// idle fast-path connections and waits for requests in progress.
+// idle fast-path connections and waits for requests in progress. Where
+// epoll cannot be set up it returns ln, and net/http serves everything.
 func (h *HTTP) FastListener(ln net.Listener, cfg FastConfig) net.Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &fastListener{
 		Listener: ln, h: h, cfg: cfg,
 		handoff: make(chan net.Conn), acceptErr: make(chan error), done: make(chan struct{}),
-		conns: map[*fastConn]struct{}{}, ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel,
 	}
+	r, err := newReactor(l)
+	if err != nil {
+		cancel()
+		h.cfg.Logger.Warn("ingest: no fast path for POST /, net/http serves it", "err", err)
+		return ln
+	}
+	l.r = r
+	l.acceptWG.Add(1)
 	l.wg.Add(1)
 	go l.acceptLoop() // owned by l; ends when Close closes ln
+	go r.run()        // owned by l; ends once Close was called and every connection is done
 	return l
 }
 
@@ -69,28 +87,21 @@ type fastListener struct {
 	net.Listener // Addr
 	h            *HTTP
 	cfg          FastConfig
+	r            *reactor
 	handoff      chan net.Conn // connections for net/http's Accept
 	acceptErr    chan error
 	done         chan struct{} // closed by Close
 	closeOnce    sync.Once
 	ctx          context.Context // for Submit; cancelled once Close is done
 	cancel       context.CancelFunc
-
-	mu      sync.Mutex
-	closing bool
-	conns   map[*fastConn]struct{}
-	wg      sync.WaitGroup
+	acceptWG     sync.WaitGroup // acceptLoop
+	wg           sync.WaitGroup // the reactor
 
 	served  atomic.Int64 // requests answered by the fast path (tests)
 	handed  atomic.Int64 // connections handed to net/http (tests)
 	dateMu  sync.Mutex
 	dateSec int64
 	date    []byte // "Date: ...\r\n" for dateSec
-}
-
-type fastConn struct {
-	c    net.Conn
-	busy bool // serving a request: Close waits for it instead of closing it
 }
 
 // Accept returns the connections the fast path hands over.
@@ -108,16 +119,10 @@ func (l *fastListener) Accept() (net.Conn, error) {
 func (l *fastListener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		l.closing = true
-		for fc := range l.conns {
-			if !fc.busy {
-				_ = fc.c.Close()
-			}
-		}
-		l.mu.Unlock()
 		close(l.done)
 		err = l.Listener.Close()
+		l.acceptWG.Wait() // no connection is added after this
+		l.r.post(func(r *reactor) { r.closing = true })
 		l.wg.Wait()
 		l.cancel()
 	})
@@ -125,7 +130,7 @@ func (l *fastListener) Close() error {
 }
 
 func (l *fastListener) acceptLoop() {
-	defer l.wg.Done()
+	defer l.acceptWG.Done()
 	var backoff time.Duration
 	for {
 		c, err := l.Listener.Accept()
@@ -151,168 +156,531 @@ func (l *fastListener) acceptLoop() {
 			continue
 		}
 		backoff = 0
-		fc := &fastConn{c: c}
-		l.mu.Lock()
-		if l.closing {
-			l.mu.Unlock()
-			_ = c.Close()
-			return
+		fd, err := takeFD(c)
+		if err != nil {
+			// Not a socket epoll can watch: net/http serves it.
+			l.handOff(&replayConn{Conn: c})
+			continue
 		}
-		l.conns[fc] = struct{}{}
-		l.wg.Add(1)
-		l.mu.Unlock()
-		go l.serveConn(fc) // owned by l; ends when the connection closes or is handed over
+		remote := c.RemoteAddr().String()
+		_ = c.Close() // the fast path's duplicate keeps the socket open
+		l.r.post(func(r *reactor) { r.add(fd, remote) })
 	}
 }
 
-// setBusy marks fc busy or idle; false when the listener is closing, and the
-// connection must end instead.
-func (l *fastListener) setBusy(fc *fastConn, busy bool) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fc.busy = busy
-	return !l.closing
+// takeFD duplicates c's socket for the reactor. The descriptors share the
+// open file, so the duplicate is non-blocking like the original.
+func takeFD(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("not a syscall.Conn")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if cerr := raw.Control(func(orig uintptr) {
+		fd, err = unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
+	}); cerr != nil {
+		return -1, cerr
+	}
+	return fd, err
 }
 
-func (l *fastListener) serveConn(fc *fastConn) {
-	defer l.wg.Done()
-	c := fc.c
-	handed := false
-	defer func() {
-		l.mu.Lock()
-		delete(l.conns, fc)
-		l.mu.Unlock()
-		if !handed {
-			_ = c.Close()
-		}
-	}()
-	br := bufio.NewReaderSize(c, fastBufSize)
-	w := &fastResponse{hdr: http.Header{}}
-	for {
-		if l.cfg.IdleTimeout > 0 {
-			_ = c.SetReadDeadline(time.Now().Add(l.cfg.IdleTimeout))
-		}
-		if _, err := br.Peek(1); err != nil {
-			return
-		}
-		if !l.setBusy(fc, true) {
-			return
-		}
-		switch l.serveOne(c, br, w) {
-		case fastClose:
-			return
-		case fastHandOff:
-			handed = l.handOff(c, br)
-			return
-		}
-		if !l.setBusy(fc, false) {
-			return
-		}
+// handOff gives c to net/http; it waits for net/http's Accept, or for Close.
+func (l *fastListener) handOff(c net.Conn) {
+	select {
+	case l.handoff <- c:
+		l.handed.Add(1)
+	case <-l.done:
+		_ = c.Close()
 	}
 }
 
-type fastVerdict uint8
+// The reactor: one goroutine reads every fast-path connection through an
+// epoll set, which Go's netpoller watches as one descriptor. Each round it
+// reads whatever requests arrived, decodes them, and queues all the
+// complete ones with one Submit on a goroutine of their own, which then
+// writes the answers. With a goroutine per connection, each request cost
+// two parks and wakeups (waiting for its bytes, waiting for its group's
+// fsync), a deadline update and a buffer and stack of its own to bring
+// back into cache.
+type reactor struct {
+	l      *fastListener
+	ep     int      // epoll set of the connections and wake
+	epf    *os.File // ep, registered with Go's netpoller
+	wake   int      // eventfd in ep: something was posted
+	events []unix.EpollEvent
+	rbuf   []byte // every read lands here first
+
+	mu     sync.Mutex
+	posted []func(*reactor) // run by the reactor goroutine
+
+	// Owned by the reactor goroutine.
+	conns    map[int]*fastConn
+	pending  []fastReq // complete requests not yet submitted
+	inflight int       // groups being submitted
+	closing  bool
+	ticking  bool // a deadline tick is armed
+}
+
+type connState uint8
 
 const (
-	fastDone    fastVerdict = iota // answered; keep the connection
-	fastHandOff                    // net/http takes the connection, nothing consumed
-	fastClose                      // read or write failed: close
+	connIdle    connState = iota // between requests, or part of one read
+	connBusy                     // its request is being queued and answered
+	connWriting                  // its answer did not fit the socket buffer
 )
 
-// serveOne serves one request, or leaves it untouched for net/http.
-func (l *fastListener) serveOne(c net.Conn, br *bufio.Reader, w *fastResponse) fastVerdict {
-	t0 := time.Now()
-	headLen := -1
-	for deadline := false; ; deadline = true {
-		buf, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			headLen = i + 4
-			break
-		}
-		if br.Buffered() == br.Size() {
-			return fastHandOff // a head this large: net/http knows the limits
-		}
-		// Usually the whole request came with its first byte; the
-		// header deadline matters (and costs a timer update) only when
-		// more must be read.
-		if !deadline {
-			if d := l.cfg.ReadHeaderTimeout; d > 0 {
-				_ = c.SetReadDeadline(t0.Add(d))
-			} else if d := l.cfg.ReadTimeout; d > 0 {
-				_ = c.SetReadDeadline(t0.Add(d))
-			}
-		}
-		if _, err := br.Peek(br.Buffered() + 1); err != nil {
-			return fastClose // as net/http, which closes on a request cut short
-		}
-	}
-	buf, _ := br.Peek(headLen)
-	fh, ok := parseFastHead(buf, l.h.cfg.MaxBodyBytes)
-	if !ok {
-		return fastHandOff
-	}
-	total := headLen + int(fh.length)
-	if total > br.Size() {
-		return fastHandOff
-	}
-	if br.Buffered() < total {
-		if d := l.cfg.ReadTimeout; d > 0 {
-			_ = c.SetReadDeadline(t0.Add(d))
-		} else {
-			_ = c.SetReadDeadline(time.Time{}) // no idle or header deadline on the body
-		}
-	}
-	h := l.h
-	if !h.cfg.Token.CheckHeader(string(fh.auth)) {
-		return fastHandOff // net/http answers 401
-	}
-	if fh.expect && fh.length > 0 {
-		// As net/http does when a handler starts reading such a body.
-		if d := l.cfg.WriteTimeout; d > 0 {
-			_ = c.SetWriteDeadline(t0.Add(d))
-		}
-		if _, err := c.Write(continue100); err != nil {
-			return fastClose
-		}
-	}
-	req, err := br.Peek(total)
-	if err != nil {
-		return fastClose
-	}
-	h.slots <- struct{}{} // bounded: every holder finishes its request
-	w.reset()
-	if a, err := alert.Decode(req[headLen:]); err != nil {
-		h.rejectOne(w, c.RemoteAddr().String(), err)
-	} else {
-		h.submitOne(l.ctx, w, endpointOne, a)
-	}
-	<-h.slots
-	// Decode copied what it keeps: the request's bytes can go.
-	_, _ = br.Discard(total)
-	l.served.Add(1)
-	var date [64]byte
-	w.out = w.appendTo(w.out[:0], l.appendDate(date[:0], t0))
-	if d := l.cfg.WriteTimeout; d > 0 {
-		_ = c.SetWriteDeadline(t0.Add(d))
-	}
-	if _, err := c.Write(w.out); err != nil {
-		return fastClose
-	}
-	return fastDone
+type fastConn struct {
+	fd       int
+	remote   string
+	state    connState
+	buf      []byte    // bytes read and not yet used (a request in part; pipelined ones)
+	out      []byte    // the rest of an answer (connWriting)
+	t0       time.Time // the current request's first byte
+	deadline time.Time // zero: none
+	sent100  bool      // 100 Continue written for the current request
+	readable bool      // an edge arrived while busy: read when done
 }
 
-// handOff gives c to net/http with the bytes buffered so far; false when the
-// listener closed first.
-func (l *fastListener) handOff(c net.Conn, br *bufio.Reader) bool {
-	buffered, _ := br.Peek(br.Buffered())
-	rc := &replayConn{Conn: c, buf: slices.Clone(buffered)}
-	_ = c.SetDeadline(time.Time{}) // net/http sets its own, or none
-	select {
-	case l.handoff <- rc:
-		l.handed.Add(1)
-		return true
-	case <-l.done:
-		return false
+// fastReq is one complete request of a group, and then its answer's fate.
+type fastReq struct {
+	c      *fastConn
+	t0     time.Time
+	alert  *alert.Alert
+	bad    error  // the body did not decode: 400
+	rest   []byte // answer bytes the socket did not take
+	failed bool   // the answer could not be written: close
+}
+
+type fastGroup struct{ reqs []fastReq }
+
+func newReactor(l *fastListener) (*reactor, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	fail := func(err error) (*reactor, error) {
+		unix.Close(ep)
+		unix.Close(wake)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(wake)}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		return fail(fmt.Errorf("epoll_ctl: %w", err))
+	}
+	if err := unix.SetNonblock(ep, true); err != nil {
+		return fail(fmt.Errorf("epoll: %w", err))
+	}
+	r := &reactor{l: l, ep: ep, wake: wake, events: make([]unix.EpollEvent, 256),
+		rbuf: make([]byte, 64<<10), conns: map[int]*fastConn{}}
+	r.epf = os.NewFile(uintptr(ep), "epoll") // non-blocking: the netpoller watches it
+	return r, nil
+}
+
+// post runs f on the reactor goroutine.
+func (r *reactor) post(f func(*reactor)) {
+	r.mu.Lock()
+	r.posted = append(r.posted, f)
+	r.mu.Unlock()
+	var one = [8]byte{1}
+	_, _ = unix.Write(r.wake, one[:]) // cannot block: the counter is far from full
+}
+
+func (r *reactor) run() {
+	defer r.l.wg.Done()
+	defer func() {
+		_ = r.epf.Close()
+		_ = unix.Close(r.wake)
+	}()
+	raw, err := r.epf.SyscallConn()
+	if err != nil {
+		panic(err) // an *os.File always has one
+	}
+	for {
+		var n int
+		var werr error
+		err := raw.Read(func(uintptr) bool {
+			n, werr = unix.EpollWait(r.ep, r.events, 0)
+			// Nothing ready: park until the netpoller sees the set readable.
+			return werr != nil || n > 0
+		})
+		now := time.Now()
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			panic(err) // only Close of epf, which this goroutine alone does
+		}
+		if err == nil && werr != nil && !errors.Is(werr, unix.EINTR) {
+			r.l.h.cfg.Logger.Error("ingest: epoll_wait failed", "err", werr)
+			time.Sleep(fastTick) // not expected; do not spin
+		}
+		for _, ev := range r.events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			if fd == r.wake {
+				r.runPosted()
+				continue
+			}
+			c := r.conns[fd]
+			if c == nil {
+				continue // closed earlier in this round
+			}
+			if ev.Events&unix.EPOLLOUT != 0 && c.state == connWriting {
+				r.flush(c, now)
+			}
+			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				r.readable(c, now)
+			}
+		}
+		expired := errors.Is(err, os.ErrDeadlineExceeded)
+		if expired {
+			r.ticking = false
+			r.expire(now)
+		}
+		r.dispatch()
+		if r.closing {
+			r.closeIdle()
+			if len(r.conns) == 0 && r.inflight == 0 {
+				return
+			}
+		}
+		r.armTick(now, expired)
+	}
+}
+
+func (r *reactor) runPosted() {
+	var cnt [8]byte
+	_, _ = unix.Read(r.wake, cnt[:])
+	r.mu.Lock()
+	fs := r.posted
+	r.posted = nil
+	r.mu.Unlock()
+	for _, f := range fs {
+		f(r)
+	}
+}
+
+func (r *reactor) add(fd int, remote string) {
+	if r.closing {
+		_ = unix.Close(fd)
+		return
+	}
+	c := &fastConn{fd: fd, remote: remote}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
+	if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		r.l.h.cfg.Logger.Warn("ingest: cannot watch connection", "remote", remote, "err", err)
+		_ = unix.Close(fd)
+		return
+	}
+	r.conns[fd] = c
+	r.idle(c, time.Now())
+}
+
+// idle makes c wait for its next request.
+func (r *reactor) idle(c *fastConn, now time.Time) {
+	c.state, c.t0, c.sent100, c.deadline = connIdle, time.Time{}, false, time.Time{}
+	if d := r.l.cfg.IdleTimeout; d > 0 {
+		c.deadline = now.Add(d)
+	}
+}
+
+func (r *reactor) close(c *fastConn) {
+	_ = unix.Close(c.fd) // also leaves the epoll set: no other descriptor shares the socket
+	delete(r.conns, c.fd)
+}
+
+// readable reads what c has and takes its next request, if complete.
+func (r *reactor) readable(c *fastConn, now time.Time) {
+	if c.state != connIdle {
+		c.readable = true
+		return
+	}
+	data := c.buf
+	for {
+		n, err := unix.Read(c.fd, r.rbuf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		if err != nil || n == 0 {
+			// Reset, or the client closed (mid-request too: net/http
+			// closes on a request cut short).
+			r.close(c)
+			return
+		}
+		if len(data) == 0 && n < len(r.rbuf) {
+			data = r.rbuf[:n] // the usual case: one read, no copy
+			break
+		}
+		c.buf = append(c.buf, r.rbuf[:n]...)
+		data = c.buf
+		if n < len(r.rbuf) || len(data) > fastBufSize {
+			break // drained, or enough to know it is net/http's
+		}
+	}
+	r.take(c, data, now)
+}
+
+// take parses the request at the start of data (c.buf or the shared read
+// buffer): a complete one joins the pending group, one in part is kept,
+// anything else goes to net/http.
+func (r *reactor) take(c *fastConn, data []byte, now time.Time) {
+	if len(data) == 0 {
+		return
+	}
+	if c.t0.IsZero() {
+		c.t0 = now
+	}
+	i := bytes.Index(data[:min(len(data), fastBufSize)], []byte("\r\n\r\n"))
+	if i < 0 {
+		if len(data) >= fastBufSize {
+			r.handOff(c, data) // a head this large: net/http knows the limits
+			return
+		}
+		r.keep(c, data)
+		if d := cmp.Or(r.l.cfg.ReadHeaderTimeout, r.l.cfg.ReadTimeout); d > 0 {
+			c.deadline = c.t0.Add(d)
+		} else {
+			c.deadline = time.Time{}
+		}
+		return
+	}
+	headLen := i + 4
+	h := r.l.h
+	fh, ok := parseFastHead(data[:headLen], h.cfg.MaxBodyBytes)
+	total := headLen + int(fh.length)
+	if !ok || total > fastBufSize || !h.cfg.Token.CheckHeader(string(fh.auth)) {
+		r.handOff(c, data) // net/http answers (401 for a wrong token)
+		return
+	}
+	if fh.expect && fh.length > 0 && !c.sent100 {
+		// As net/http does when a handler starts reading such a body.
+		c.sent100 = true
+		if w, err := unix.Write(c.fd, continue100); err != nil || w != len(continue100) {
+			r.close(c)
+			return
+		}
+	}
+	if len(data) < total {
+		r.keep(c, data)
+		c.deadline = time.Time{} // no idle or header deadline on the body
+		if d := r.l.cfg.ReadTimeout; d > 0 {
+			c.deadline = c.t0.Add(d)
+		}
+		return
+	}
+	q := fastReq{c: c, t0: c.t0}
+	// Decode copies what it keeps: data may be the shared read buffer.
+	q.alert, q.bad = alert.Decode(data[headLen:total])
+	r.keep(c, data[total:]) // pipelined requests wait for this answer
+	c.state, c.deadline, c.readable = connBusy, time.Time{}, false
+	r.pending = append(r.pending, q)
+}
+
+// keep makes data, all or part of c.buf or the shared read buffer, c's
+// unread bytes (append's copy is a memmove: a tail of c.buf moves down).
+func (r *reactor) keep(c *fastConn, data []byte) {
+	if len(data) == 0 {
+		c.buf = c.buf[:0]
+		if cap(c.buf) > fastBufSize {
+			c.buf = nil // an idle connection keeps no large buffer
+		}
+		return
+	}
+	c.buf = append(c.buf[:0], data...)
+}
+
+// handOff gives c to net/http with the bytes read so far.
+func (r *reactor) handOff(c *fastConn, data []byte) {
+	buffered := slices.Clone(data)
+	delete(r.conns, c.fd)
+	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+	f := os.NewFile(uintptr(c.fd), "")
+	nc, err := net.FileConn(f) // its own duplicate, on Go's netpoller
+	_ = f.Close()
+	if err != nil {
+		r.l.h.cfg.Logger.Warn("ingest: cannot hand a connection to net/http", "remote", c.remote, "err", err)
+		return
+	}
+	go r.l.handOff(&replayConn{Conn: nc, buf: buffered}) // ends on Accept or Close
+}
+
+// dispatch submits the pending requests as one group, unless enough groups
+// are in flight: then they wait and grow.
+func (r *reactor) dispatch() {
+	if len(r.pending) == 0 || r.inflight >= fastMaxGroups {
+		return
+	}
+	n := min(len(r.pending), fastMaxGroup)
+	g := &fastGroup{reqs: slices.Clone(r.pending[:n])}
+	r.pending = append(r.pending[:0], r.pending[n:]...)
+	r.inflight++
+	go r.submit(g) // ends after writing the group's answers
+}
+
+// submit queues a group's alerts with one Submit and writes the answers.
+// The group's connections are busy: the reactor does not touch them until
+// finished runs.
+func (r *reactor) submit(g *fastGroup) {
+	l := r.l
+	h := l.h
+	alerts := make([]*alert.Alert, 0, len(g.reqs))
+	for _, q := range g.reqs {
+		if q.bad == nil {
+			q.alert.EnsureUUID()
+			alerts = append(alerts, q.alert)
+		}
+	}
+	var res []Result
+	var err error
+	if len(alerts) > 0 {
+		res, err = h.cfg.Pipeline.Submit(l.ctx, alerts)
+	}
+	w := &fastResponse{hdr: http.Header{}}
+	var out []byte
+	var date [64]byte
+	k := 0
+	for i := range g.reqs {
+		q := &g.reqs[i]
+		w.reset()
+		switch {
+		case q.bad != nil:
+			h.rejectOne(w, q.c.remote, q.bad)
+		case err != nil && len(alerts) > 1:
+			// One failure for the whole group: each alert alone, so that
+			// only what really cannot be queued fails (a rare path).
+			h.submitOne(l.ctx, w, endpointOne, q.alert)
+			k++
+		default:
+			var rs Result
+			if err == nil {
+				rs = res[k]
+			}
+			h.answerOne(w, endpointOne, q.alert, rs, err)
+			k++
+		}
+		now := time.Now()
+		out = w.appendTo(out[:0], l.appendDate(date[:0], now))
+		if d := l.cfg.WriteTimeout; d > 0 && now.After(q.t0.Add(d)) {
+			q.failed = true // as a write past net/http's write deadline
+			continue
+		}
+		l.served.Add(1)
+		n, werr := unix.Write(q.c.fd, out)
+		switch {
+		case werr != nil && !errors.Is(werr, unix.EAGAIN):
+			q.failed = true
+		case n < len(out):
+			q.rest = slices.Clone(out[max(n, 0):])
+		}
+	}
+	r.post(func(r *reactor) { r.finished(g) })
+}
+
+// finished takes back a group's connections.
+func (r *reactor) finished(g *fastGroup) {
+	r.inflight--
+	now := time.Now()
+	for i := range g.reqs {
+		q := &g.reqs[i]
+		c := q.c
+		switch {
+		case q.failed:
+			r.close(c)
+		case len(q.rest) > 0:
+			c.state, c.out = connWriting, q.rest
+			c.deadline = time.Time{}
+			if d := r.l.cfg.WriteTimeout; d > 0 {
+				c.deadline = q.t0.Add(d)
+			}
+			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.fd)}
+			if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+				r.close(c)
+			}
+		default:
+			r.next(c, now)
+		}
+	}
+}
+
+// next makes c idle after an answer and takes what it sent meanwhile.
+func (r *reactor) next(c *fastConn, now time.Time) {
+	r.idle(c, now)
+	if r.closing {
+		r.close(c)
+		return
+	}
+	if c.readable {
+		c.readable = false
+		r.readable(c, now)
+	} else if len(c.buf) > 0 {
+		r.take(c, c.buf, now)
+	}
+}
+
+// flush writes the rest of an answer once the socket takes it.
+func (r *reactor) flush(c *fastConn, now time.Time) {
+	n, err := unix.Write(c.fd, c.out)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		r.close(c)
+		return
+	}
+	c.out = c.out[max(n, 0):]
+	if len(c.out) > 0 {
+		return
+	}
+	c.out = nil
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.fd)}
+	if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		r.close(c)
+		return
+	}
+	r.next(c, now)
+}
+
+// expire closes the connections whose idle, header, read or write deadline
+// passed.
+func (r *reactor) expire(now time.Time) {
+	for _, c := range r.conns {
+		if c.state != connBusy && !c.deadline.IsZero() && !now.Before(c.deadline) {
+			r.close(c)
+		}
+	}
+}
+
+// closeIdle closes, once Close was called, every connection not serving a
+// request (idle, or still reading one: as net/http, which only waits for
+// requests being handled).
+func (r *reactor) closeIdle() {
+	for _, c := range r.conns {
+		if c.state == connIdle && len(c.buf) == 0 {
+			r.close(c)
+		}
+	}
+}
+
+// armTick wakes the reactor fastTick from now while any deadline is set.
+// A tick that fired is cleared otherwise: a past deadline fails every wait.
+func (r *reactor) armTick(now time.Time, fired bool) {
+	if r.ticking {
+		return
+	}
+	for _, c := range r.conns {
+		if !c.deadline.IsZero() {
+			r.ticking = true
+			_ = r.epf.SetReadDeadline(now.Add(fastTick))
+			return
+		}
+	}
+	if fired {
+		_ = r.epf.SetReadDeadline(time.Time{})
 	}
 }
 
