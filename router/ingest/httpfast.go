@@ -53,8 +53,6 @@ const (
 	fastMaxGroups = 4
 	// fastMaxGroup bounds one group's requests.
 	fastMaxGroup = 1024
-	// fastTick is how often deadlines are checked while any is set.
-	fastTick = 50 * time.Millisecond
 )
 
 // FastListener wraps a plain TCP listener (not TLS) for an http.Server whose
@@ -99,6 +97,7 @@ type fastListener struct {
 
 	served  atomic.Int64 // requests answered by the fast path (tests)
 	handed  atomic.Int64 // connections handed to net/http (tests)
+	waited  atomic.Int64 // answers the socket did not take at once (tests)
 	dateMu  sync.Mutex
 	dateSec int64
 	date    []byte // "Date: ...\r\n" for dateSec
@@ -222,7 +221,8 @@ type reactor struct {
 	pending  []fastReq // complete requests not yet submitted
 	inflight int       // groups being submitted
 	closing  bool
-	ticking  bool // a deadline tick is armed
+	tick     time.Duration // tickFor(cfg)
+	ticking  bool          // a deadline tick is armed
 }
 
 type connState uint8
@@ -243,6 +243,8 @@ type fastConn struct {
 	deadline time.Time // zero: none
 	sent100  bool      // 100 Continue written for the current request
 	readable bool      // an edge arrived while busy: read when done
+	hup      bool      // the client shut down its sending side (or the socket failed)
+	gone     bool      // closed, or handed to net/http
 }
 
 // fastReq is one complete request of a group, and then its answer's fate.
@@ -280,7 +282,7 @@ func newReactor(l *fastListener) (*reactor, error) {
 		return fail(fmt.Errorf("epoll: %w", err))
 	}
 	r := &reactor{l: l, ep: ep, wake: wake, events: make([]unix.EpollEvent, 256),
-		rbuf: make([]byte, 64<<10), conns: map[int]*fastConn{}}
+		rbuf: make([]byte, 64<<10), conns: map[int]*fastConn{}, tick: tickFor(l.cfg)}
 	r.epf = os.NewFile(uintptr(ep), "epoll") // non-blocking: the netpoller watches it
 	return r, nil
 }
@@ -318,7 +320,7 @@ func (r *reactor) run() {
 		}
 		if err == nil && werr != nil && !errors.Is(werr, unix.EINTR) {
 			r.l.h.cfg.Logger.Error("ingest: epoll_wait failed", "err", werr)
-			time.Sleep(fastTick) // not expected; do not spin
+			time.Sleep(10 * time.Millisecond) // not expected; do not spin
 		}
 		for _, ev := range r.events[:max(n, 0)] {
 			fd := int(ev.Fd)
@@ -332,6 +334,9 @@ func (r *reactor) run() {
 			}
 			if ev.Events&unix.EPOLLOUT != 0 && c.state == connWriting {
 				r.flush(c, now)
+			}
+			if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				c.hup = true
 			}
 			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				r.readable(c, now)
@@ -390,12 +395,16 @@ func (r *reactor) idle(c *fastConn, now time.Time) {
 }
 
 func (r *reactor) close(c *fastConn) {
+	c.gone = true
 	_ = unix.Close(c.fd) // also leaves the epoll set: no other descriptor shares the socket
 	delete(r.conns, c.fd)
 }
 
 // readable reads what c has and takes its next request, if complete.
 func (r *reactor) readable(c *fastConn, now time.Time) {
+	if c.gone {
+		return // closed earlier in this round (by flush)
+	}
 	if c.state != connIdle {
 		c.readable = true
 		return
@@ -409,23 +418,33 @@ func (r *reactor) readable(c *fastConn, now time.Time) {
 		if errors.Is(err, unix.EAGAIN) {
 			break
 		}
-		if err != nil || n == 0 {
-			// Reset, or the client closed (mid-request too: net/http
-			// closes on a request cut short).
+		if err != nil { // reset
 			r.close(c)
 			return
 		}
-		if len(data) == 0 && n < len(r.rbuf) {
+		if n == 0 {
+			c.hup = true // the client sends nothing more
+			break
+		}
+		if len(data) == 0 && n < len(r.rbuf) && !c.hup {
 			data = r.rbuf[:n] // the usual case: one read, no copy
 			break
 		}
 		c.buf = append(c.buf, r.rbuf[:n]...)
 		data = c.buf
-		if n < len(r.rbuf) || len(data) > fastBufSize {
-			break // drained, or enough to know it is net/http's
+		// A short read drained the socket; after a hangup, read on to
+		// the end.
+		if (n < len(r.rbuf) && !c.hup) || len(data) > fastBufSize {
+			break
 		}
 	}
-	r.take(c, data, now)
+	if len(data) > 0 {
+		r.take(c, data, now)
+	}
+	if c.hup && !c.gone && c.state == connIdle {
+		// A request in part can never complete: net/http closes too.
+		r.close(c)
+	}
 }
 
 // take parses the request at the start of data (c.buf or the shared read
@@ -500,6 +519,7 @@ func (r *reactor) keep(c *fastConn, data []byte) {
 // handOff gives c to net/http with the bytes read so far.
 func (r *reactor) handOff(c *fastConn, data []byte) {
 	buffered := slices.Clone(data)
+	c.gone = true
 	delete(r.conns, c.fd)
 	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	f := os.NewFile(uintptr(c.fd), "")
@@ -579,6 +599,7 @@ func (r *reactor) submit(g *fastGroup) {
 			q.failed = true
 		case n < len(out):
 			q.rest = slices.Clone(out[max(n, 0):])
+			l.waited.Add(1)
 		}
 	}
 	r.post(func(r *reactor) { r.finished(g) })
@@ -617,7 +638,7 @@ func (r *reactor) next(c *fastConn, now time.Time) {
 		r.close(c)
 		return
 	}
-	if c.readable {
+	if c.readable || c.hup {
 		c.readable = false
 		r.readable(c, now)
 	} else if len(c.buf) > 0 {
@@ -666,22 +687,32 @@ func (r *reactor) closeIdle() {
 	}
 }
 
-// armTick wakes the reactor fastTick from now while any deadline is set.
-// A tick that fired is cleared otherwise: a past deadline fails every wait.
+// armTick wakes the reactor r.tick from now while it has connections. A
+// tick that fired is cleared otherwise: a past deadline fails every wait.
 func (r *reactor) armTick(now time.Time, fired bool) {
-	if r.ticking {
-		return
-	}
-	for _, c := range r.conns {
-		if !c.deadline.IsZero() {
-			r.ticking = true
-			_ = r.epf.SetReadDeadline(now.Add(fastTick))
-			return
-		}
-	}
-	if fired {
+	switch {
+	case r.tick == 0 || r.ticking:
+	case len(r.conns) > 0:
+		r.ticking = true
+		_ = r.epf.SetReadDeadline(now.Add(r.tick))
+	case fired:
 		_ = r.epf.SetReadDeadline(time.Time{})
 	}
+}
+
+// tickFor is how often deadlines are checked: a tenth of the shortest
+// timeout, within [10ms, 1s]; 0 (never) when there are none.
+func tickFor(cfg FastConfig) time.Duration {
+	shortest := time.Duration(0)
+	for _, d := range []time.Duration{cfg.ReadHeaderTimeout, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout} {
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	if shortest == 0 {
+		return 0
+	}
+	return min(max(shortest/10, 10*time.Millisecond), time.Second)
 }
 
 // appendDate appends the Date header net/http would send, formatted once a

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,13 +43,17 @@ func (p *fixedPipeline) Submit(_ context.Context, alerts []*alert.Alert) ([]Resu
 // fast listener or not.
 func testServer(t testing.TB, cfg HTTPConfig, fast bool) (addr string, fl *fastListener) {
 	t.Helper()
-	mux := http.NewServeMux()
-	NewHTTP(cfg).Register(mux)
-	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return testServerOn(t, ln, cfg, fast)
+}
+
+func testServerOn(t testing.TB, ln net.Listener, cfg HTTPConfig, fast bool) (addr string, fl *fastListener) {
+	t.Helper()
+	mux := http.NewServeMux()
+	NewHTTP(cfg).Register(mux)
 	addr = ln.Addr().String()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second}
 	if fast {
@@ -513,5 +518,221 @@ func TestFastListenerTimeouts(t *testing.T) {
 				t.Fatalf("closed after %s", d)
 			}
 		})
+	}
+}
+
+// alertN is fastAlert with uuid n.
+func alertN(n int) string {
+	return strings.Replace(fastAlert, "000000000001", fmt.Sprintf("%012d", n), 1)
+}
+
+// readAnswers reads n answers and returns their status codes and bodies.
+func readAnswers(t *testing.T, br *bufio.Reader, n int) (codes []int, bodies []string) {
+	t.Helper()
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", len(codes)+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, resp.StatusCode)
+		bodies = append(bodies, string(b))
+	}
+	return codes, bodies
+}
+
+// Requests sent back to back on one connection (pipelined) are answered in
+// order; after the client shuts down its sending side, the last one is
+// still answered and then the connection is closed.
+func TestFastListenerPipelined(t *testing.T) {
+	addr, fl := testServer(t, HTTPConfig{Pipeline: &fixedPipeline{res: Result{Status: StatusQueued, Outputs: []string{"sink"}}}}, true)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, post("/", alertN(1))+post("/", `{"rule":`)+post("/", alertN(3))); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	codes, bodies := readAnswers(t, br, 3)
+	if codes[0] != 200 || codes[1] != 400 || codes[2] != 200 ||
+		!strings.Contains(bodies[0], alertN(1)[9:45]) || !strings.Contains(bodies[2], alertN(3)[9:45]) {
+		t.Fatalf("answers %v %q", codes, bodies)
+	}
+	if _, err := io.WriteString(c, post("/", alertN(4))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if codes, _ := readAnswers(t, br, 1); codes[0] != 200 {
+		t.Fatalf("after the half-close: %v", codes)
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection not closed after the half-close: %v", err)
+	}
+	if fl.served.Load() != 4 {
+		t.Errorf("fast path served %d of 4", fl.served.Load())
+	}
+}
+
+// A client that does not read its answers while it pipelines requests:
+// answers the socket cannot take wait for it (EPOLLOUT), and every answer
+// arrives, in order, once it reads.
+func TestFastListenerSlowReader(t *testing.T) {
+	small := func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
+	ln, err := (&net.ListenConfig{Control: small}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, fl := testServerOn(t, ln, HTTPConfig{Pipeline: &fixedPipeline{res: Result{Status: StatusQueued, Outputs: []string{"sink"}}}}, true)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	const n = 400
+	var reqs strings.Builder
+	for i := range n {
+		reqs.WriteString(post("/", alertN(i)))
+	}
+	wrote := make(chan error, 1)
+	go func() { _, err := io.WriteString(c, reqs.String()); wrote <- err }()
+	// Let the answers back up.
+	deadline := time.Now().Add(5 * time.Second)
+	for fl.served.Load() < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s := fl.served.Load(); s >= n {
+		t.Fatalf("all %d answered without the client reading: the socket buffers did not fill", s)
+	}
+	codes, bodies := readAnswers(t, bufio.NewReader(c), n)
+	for i := range n {
+		if codes[i] != 200 || !strings.Contains(bodies[i], alertN(i)[9:45]) {
+			t.Fatalf("answer %d: %d %q", i, codes[i], bodies[i])
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if fl.waited.Load() == 0 {
+		t.Error("every answer fit the socket at once: the EPOLLOUT path was not exercised")
+	}
+}
+
+// failGroupPipeline refuses any batch of more than one alert that holds
+// rule "bad", and a lone "bad" alert too.
+type failGroupPipeline struct {
+	gate    chan struct{} // closed: Submit proceeds
+	entered chan int      // the size of each Submit
+}
+
+func (p *failGroupPipeline) Submit(_ context.Context, alerts []*alert.Alert) ([]Result, error) {
+	p.entered <- len(alerts)
+	<-p.gate
+	for _, a := range alerts {
+		if a.Rule == "bad" {
+			return nil, errors.New("store error")
+		}
+	}
+	out := make([]Result, len(alerts))
+	for i := range out {
+		out[i] = Result{Status: StatusQueued, Outputs: []string{"sink"}}
+	}
+	return out, nil
+}
+
+// Requests that complete while fastMaxGroups groups are being queued wait
+// and are queued together; when such a group's Submit fails, each alert is
+// tried alone, so only the one that cannot be queued gets a 503.
+func TestFastListenerGroupFailure(t *testing.T) {
+	p := &failGroupPipeline{gate: make(chan struct{}), entered: make(chan int, 64)}
+	addr, _ := testServer(t, HTTPConfig{Pipeline: p}, true)
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	var conns []net.Conn
+	var readers []*bufio.Reader
+	for i := range fastMaxGroups { // one group each, all held at the gate
+		c, br := dial()
+		if _, err := io.WriteString(c, post("/", alertN(i))); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-p.entered; got != 1 {
+			t.Fatalf("group %d has %d alerts", i, got)
+		}
+		conns, readers = append(conns, c), append(readers, br)
+	}
+	bad := strings.Replace(alertN(99), `"rule":"r"`, `"rule":"bad"`, 1)
+	for _, body := range []string{alertN(10), bad, alertN(11)} {
+		c, br := dial()
+		if _, err := io.WriteString(c, post("/", body)); err != nil {
+			t.Fatal(err)
+		}
+		conns, readers = append(conns, c), append(readers, br)
+	}
+	time.Sleep(200 * time.Millisecond) // the three wait in one pending group
+	close(p.gate)
+	var codes []int
+	for _, br := range readers {
+		c, _ := readAnswers(t, br, 1)
+		codes = append(codes, c[0])
+	}
+	want := []int{200, 200, 200, 200, 200, 503, 200}
+	if fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Fatalf("codes %v, want %v", codes, want)
+	}
+	sizes := []int{}
+	for range 4 {
+		sizes = append(sizes, <-p.entered)
+	}
+	if fmt.Sprint(sizes) != "[3 1 1 1]" {
+		t.Errorf("Submit sizes after the first %d: %v, want the group of 3, then each alone", fastMaxGroups, sizes)
+	}
+}
+
+func TestTickFor(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  FastConfig
+		want time.Duration
+	}{
+		{FastConfig{}, 0},
+		{FastConfig{IdleTimeout: 2 * time.Minute, ReadHeaderTimeout: 10 * time.Second}, time.Second},
+		{FastConfig{ReadHeaderTimeout: 150 * time.Millisecond}, 15 * time.Millisecond},
+		{FastConfig{WriteTimeout: time.Millisecond}, 10 * time.Millisecond},
+	} {
+		if got := tickFor(tt.cfg); got != tt.want {
+			t.Errorf("tickFor(%+v) = %s, want %s", tt.cfg, got, tt.want)
+		}
 	}
 }
