@@ -284,6 +284,12 @@ func newReactor(l *fastListener) (*reactor, error) {
 	r := &reactor{l: l, ep: ep, wake: wake, events: make([]unix.EpollEvent, 256),
 		rbuf: make([]byte, 64<<10), conns: map[int]*fastConn{}, tick: tickFor(l.cfg)}
 	r.epf = os.NewFile(uintptr(ep), "epoll") // non-blocking: the netpoller watches it
+	if err := r.epf.SetReadDeadline(time.Time{}); err != nil {
+		// Not on the netpoller (it refused the set): run would fail.
+		_ = r.epf.Close()
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll set not pollable: %w", err)
+	}
 	return r, nil
 }
 
@@ -316,7 +322,8 @@ func (r *reactor) run() {
 		})
 		now := time.Now()
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			panic(err) // only Close of epf, which this goroutine alone does
+			// Only a closed epf fails a wait, and only run closes it.
+			panic(fmt.Sprintf("ingest: waiting on the epoll set: %v", err))
 		}
 		if err == nil && werr != nil && !errors.Is(werr, unix.EINTR) {
 			r.l.h.cfg.Logger.Error("ingest: epoll_wait failed", "err", werr)
@@ -840,13 +847,13 @@ func asciiEqualFold(b []byte, s string) bool {
 	return true
 }
 
-// fastResponse is the http.ResponseWriter the fast path hands submitOne: it
-// collects the status, headers and body, which serveOne writes at once.
+// fastResponse is the http.ResponseWriter the fast path hands the
+// handler code: it collects the status, headers and body, which the
+// reactor's submit writes at once.
 type fastResponse struct {
 	hdr  http.Header
 	code int
 	body []byte
-	out  []byte // the whole answer, reused
 }
 
 func (w *fastResponse) reset() {

@@ -681,7 +681,6 @@ func TestFastListenerGroupFailure(t *testing.T) {
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		return c, bufio.NewReader(c)
 	}
-	var conns []net.Conn
 	var readers []*bufio.Reader
 	for i := range fastMaxGroups { // one group each, all held at the gate
 		c, br := dial()
@@ -691,7 +690,7 @@ func TestFastListenerGroupFailure(t *testing.T) {
 		if got := <-p.entered; got != 1 {
 			t.Fatalf("group %d has %d alerts", i, got)
 		}
-		conns, readers = append(conns, c), append(readers, br)
+		readers = append(readers, br)
 	}
 	bad := strings.Replace(alertN(99), `"rule":"r"`, `"rule":"bad"`, 1)
 	for _, body := range []string{alertN(10), bad, alertN(11)} {
@@ -699,7 +698,7 @@ func TestFastListenerGroupFailure(t *testing.T) {
 		if _, err := io.WriteString(c, post("/", body)); err != nil {
 			t.Fatal(err)
 		}
-		conns, readers = append(conns, c), append(readers, br)
+		readers = append(readers, br)
 	}
 	time.Sleep(200 * time.Millisecond) // the three wait in one pending group
 	close(p.gate)
