@@ -585,29 +585,12 @@ func TestFastListenerPipelined(t *testing.T) {
 // answers the socket cannot take wait for it (EPOLLOUT), and every answer
 // arrives, in order, once it reads.
 func TestFastListenerSlowReader(t *testing.T) {
-	small := func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}
-	ln, err := (&net.ListenConfig{Control: small}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{Control: sockBuf(syscall.SO_SNDBUF)}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr, fl := testServerOn(t, ln, HTTPConfig{Pipeline: &fixedPipeline{res: Result{Status: StatusQueued, Outputs: []string{"sink"}}}}, true)
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
+	d := net.Dialer{Control: sockBuf(syscall.SO_RCVBUF)}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -734,4 +717,63 @@ func TestTickFor(t *testing.T) {
 			t.Errorf("tickFor(%+v) = %s, want %s", tt.cfg, got, tt.want)
 		}
 	}
+}
+
+// sockBuf sets a socket buffer (SO_SNDBUF or SO_RCVBUF) to 4 KiB, so that a
+// few answers fill it.
+func sockBuf(opt int) func(_, _ string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// An answer the client never reads: the write timeout closes the
+// connection, as net/http's write deadline does.
+func TestFastListenerWriteTimeout(t *testing.T) {
+	ln, err := (&net.ListenConfig{Control: sockBuf(syscall.SO_SNDBUF)}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h := NewHTTP(HTTPConfig{Pipeline: &fixedPipeline{}})
+	h.Register(mux)
+	fl := h.FastListener(ln, FastConfig{WriteTimeout: 200 * time.Millisecond}).(*fastListener)
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(fl) }()
+	defer srv.Close()
+	c, err := (&net.Dialer{Control: sockBuf(syscall.SO_RCVBUF)}).Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	const n = 400
+	var reqs strings.Builder
+	for i := range n {
+		reqs.WriteString(post("/", alertN(i)))
+	}
+	go func() { _, _ = io.WriteString(c, reqs.String()) }() // fails once the server closes
+	deadline := time.Now().Add(5 * time.Second)
+	for fl.waited.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // several ticks past the write timeout
+	br := bufio.NewReader(c)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			if i == 0 {
+				t.Logf("closed before any answer was read: %v", err)
+			}
+			return // closed, as it should be
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	t.Fatalf("all %d answers arrived: the write timeout did not close the connection", n)
 }
