@@ -155,8 +155,9 @@ func TestOfficialRulesOnRealActions(t *testing.T) {
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	rules := officialRules(t) // t.Fatal must not run in the goroutine: done would never be sent
 	go func() {
-		done <- Run(ctx, Config{RulesPaths: []string{officialRules(t)}, Stdout: out,
+		done <- Run(ctx, Config{RulesPaths: []string{rules}, Stdout: out,
 			Hostname: "lanner-test", AllMatches: true, Logger: testLogger(t)})
 	}()
 	defer func() {
@@ -357,8 +358,9 @@ func TestConnectAndStackedRules(t *testing.T) {
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	rules := officialRules(t) // t.Fatal must not run in the goroutine: done would never be sent
 	go func() {
-		done <- Run(ctx, Config{RulesPaths: []string{officialRules(t), extra}, Stdout: out,
+		done <- Run(ctx, Config{RulesPaths: []string{rules, extra}, Stdout: out,
 			Hostname: "lanner-test", Logger: testLogger(t)})
 	}()
 	defer func() {

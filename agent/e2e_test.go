@@ -114,8 +114,9 @@ func TestAgentToRouterSurvivesOutage(t *testing.T) {
 	r := startRouterAt(t, dir, grpcAddr, sinkSrv.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	rules := officialRules(t) // t.Fatal must not run in the goroutine: done would never be sent
 	go func() {
-		done <- Run(ctx, Config{RulesPaths: []string{officialRules(t)}, Router: grpcAddr,
+		done <- Run(ctx, Config{RulesPaths: []string{rules}, Router: grpcAddr,
 			SpoolDir: filepath.Join(dir, "spool"), Hostname: "lanner-e2e", Logger: testLogger(t)})
 	}()
 	defer func() {
