@@ -590,20 +590,8 @@ func TestFastListenerSlowReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, fl := testServerOn(t, ln, HTTPConfig{Pipeline: &fixedPipeline{res: Result{Status: StatusQueued, Outputs: []string{"sink"}}}}, true)
-	d := net.Dialer{Control: sockBuf(syscall.SO_RCVBUF)}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	const n = 400
-	var reqs strings.Builder
-	for i := range n {
-		reqs.WriteString(post("/", alertN(i)))
-	}
-	wrote := make(chan error, 1)
-	go func() { _, err := io.WriteString(c, reqs.String()); wrote <- err }()
+	c, wrote := sendUnread(t, addr, n)
 	// Let the answers back up.
 	deadline := time.Now().Add(5 * time.Second)
 	for fl.served.Load() < 40 && time.Now().Before(deadline) {
@@ -733,6 +721,25 @@ func sockBuf(opt int) func(_, _ string, rc syscall.RawConn) error {
 	}
 }
 
+// sendUnread dials with a 4 KiB receive buffer and writes n requests back
+// to back without reading; the write's result arrives on wrote.
+func sendUnread(t *testing.T, addr string, n int) (c net.Conn, wrote <-chan error) {
+	t.Helper()
+	c, err := (&net.Dialer{Control: sockBuf(syscall.SO_RCVBUF)}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	var reqs strings.Builder
+	for i := range n {
+		reqs.WriteString(post("/", alertN(i)))
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.WriteString(c, reqs.String()); done <- err }()
+	return c, done
+}
+
 // An answer the client never reads: the write timeout closes the
 // connection, as net/http's write deadline does.
 func TestFastListenerWriteTimeout(t *testing.T) {
@@ -747,18 +754,8 @@ func TestFastListenerWriteTimeout(t *testing.T) {
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(fl) }()
 	defer srv.Close()
-	c, err := (&net.Dialer{Control: sockBuf(syscall.SO_RCVBUF)}).Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	const n = 400
-	var reqs strings.Builder
-	for i := range n {
-		reqs.WriteString(post("/", alertN(i)))
-	}
-	go func() { _, _ = io.WriteString(c, reqs.String()) }() // fails once the server closes
+	c, _ := sendUnread(t, ln.Addr().String(), n) // the write fails once the server closes
 	deadline := time.Now().Add(5 * time.Second)
 	for fl.waited.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
