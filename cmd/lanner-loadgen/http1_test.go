@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +210,67 @@ func TestSinkAgainstNetHTTP(t *testing.T) {
 	}
 	if n := len(sk.takeLatencies()); n != 4 {
 		t.Fatalf("%d latencies", n)
+	}
+}
+
+// Requests that arrive in pieces, and requests that arrive together: the
+// sink answers each once it is whole, in order.
+func TestSinkPiecesAndPipelined(t *testing.T) {
+	sk, err := newSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.close()
+	c, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(sk.url, "/"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	gen := &generator{}
+	req := func(body []byte, extra string) string {
+		return "POST / HTTP/1.1\r\nHost: sink\r\n" + extra + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
+	}
+	first := req(gen.appendAlert(nil), "")
+	for _, piece := range []string{first[:20], first[20:60], first[60:]} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	br := bufio.NewReader(c)
+	var h head
+	readOK := func() {
+		t.Helper()
+		if err := readHead(br, &h); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := statusCode(h.start); err != nil || code != 200 {
+			t.Fatalf("answer %q, %v", h.start, err)
+		}
+	}
+	readOK()
+	both := req(gen.appendAlert(nil), "") + req(gen.appendAlert(nil), "")
+	if _, err := io.WriteString(c, both); err != nil {
+		t.Fatal(err)
+	}
+	readOK()
+	readOK()
+	// Expect: 100-continue: the interim answer, then the final one.
+	body := gen.appendAlert(nil)
+	head100 := strings.TrimSuffix(req(body, "Expect: 100-continue\r\n"), string(body))
+	if _, err := io.WriteString(c, head100); err != nil {
+		t.Fatal(err)
+	}
+	if err := readHead(br, &h); err != nil || string(h.start) != "HTTP/1.1 100 Continue" {
+		t.Fatalf("interim answer %q, %v", h.start, err)
+	}
+	if _, err := c.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	readOK()
+	if sk.unique() != 4 || sk.requests.Load() != 4 || sk.bad.Load() != 0 {
+		t.Fatalf("unique %d, requests %d, bad %d", sk.unique(), sk.requests.Load(), sk.bad.Load())
 	}
 }
 

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -17,11 +14,7 @@ import (
 
 // Phase 1's senders: n keep-alive connections, each posting one alert per
 // request and waiting for its answer before the next, as Falco's
-// http_output (libcurl, no pipelining) does. One goroutine drives them all
-// through epoll. With a goroutine per connection blocked in read, the load
-// generator spent ~21 µs of CPU per alert at 256 connections (scheduler,
-// netpoller, a stack and a buffer per connection), taken from the same two
-// cores as the router it measures; real senders run on other machines.
+// http_output (libcurl, no pipelining) does, all on one poller (epoll.go).
 
 // requestHead is what precedes Content-Length's value. Falco's libcurl sends
 // about these fields.
@@ -53,26 +46,28 @@ type sender struct {
 type senders struct {
 	addr   string
 	prefix string // requestHead(addr)
-	ep     int
+	p      *poller
 	conns  []sender
-	events []unix.EpollEvent
 	gen    func([]byte) []byte
 	body   []byte
 	req    []byte
-	parser answerParser
+	parser *msgParser
 	counts senderCounts
 }
+
+const (
+	watchIn  = unix.EPOLLIN | unix.EPOLLRDHUP
+	watchOut = watchIn | unix.EPOLLOUT
+)
 
 // runSenders posts until deadline (and the answers to requests already sent
 // are in), ctx ends, or stuck requests pass deadline+30s.
 func runSenders(ctx context.Context, addr string, n int, gen func([]byte) []byte, deadline time.Time) (senderCounts, error) {
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	p, err := newPoller()
 	if err != nil {
-		return senderCounts{}, fmt.Errorf("epoll: %w", err)
+		return senderCounts{}, err
 	}
-	s := &senders{addr: addr, prefix: requestHead(addr), ep: ep, conns: make([]sender, n),
-		events: make([]unix.EpollEvent, 128), gen: gen}
-	s.parser.br = bufio.NewReaderSize(&s.parser.rd, 4096)
+	s := &senders{addr: addr, prefix: requestHead(addr), p: p, conns: make([]sender, n), gen: gen, parser: newMsgParser()}
 	defer s.close()
 	for i := range s.conns {
 		s.conns[i].fd = -1
@@ -94,15 +89,12 @@ func runSenders(ctx context.Context, addr string, n int, gen func([]byte) []byte
 		if !wake.IsZero() {
 			timeout = min(timeout, max(wake.Sub(now), time.Millisecond))
 		}
-		k, err := unix.EpollWait(s.ep, s.events, int(timeout/time.Millisecond))
+		events, err := s.p.wait(timeout)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return s.counts, fmt.Errorf("epoll_wait: %w", err)
+			return s.counts, err
 		}
 		now = time.Now()
-		for _, ev := range s.events[:k] {
+		for _, ev := range events {
 			i := int(ev.Fd)
 			if ev.Events&unix.EPOLLOUT != 0 {
 				s.flush(i, now)
@@ -143,13 +135,17 @@ func (s *senders) startDue(now, deadline time.Time) (busy bool, wake time.Time) 
 func (s *senders) send(i int, now time.Time) {
 	c := &s.conns[i]
 	if c.fd < 0 {
-		fd, err := s.dial()
+		conn, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
 		if err != nil {
 			s.fail(i, now)
 			return
 		}
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		fd, err := takeFD(conn)
+		if err != nil {
+			s.fail(i, now)
+			return
+		}
+		if err := s.p.watch(fd, i, watchIn); err != nil {
 			unix.Close(fd)
 			s.fail(i, now)
 			return
@@ -170,8 +166,7 @@ func (s *senders) send(i int, now time.Time) {
 	}
 	if w < len(s.req) { // the socket buffer is full: finish on EPOLLOUT
 		c.out = append(c.out[:0], s.req[max(w, 0):]...)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLOUT, Fd: int32(i)}
-		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		if err := s.p.modify(c.fd, i, watchOut); err != nil {
 			s.fail(i, now)
 		}
 	}
@@ -189,8 +184,7 @@ func (s *senders) flush(i int, now time.Time) {
 	}
 	c.out = c.out[:copy(c.out, c.out[max(w, 0):])]
 	if len(c.out) == 0 {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+		if err := s.p.modify(c.fd, i, watchIn); err != nil {
 			s.fail(i, now)
 		}
 	}
@@ -203,35 +197,28 @@ func (s *senders) receive(i int, now time.Time) {
 	if c.fd < 0 {
 		return
 	}
-	for {
-		if cap(c.in)-len(c.in) < 1024 {
-			c.in = append(c.in, make([]byte, 4096)...)[:len(c.in)]
-		}
-		r, err := unix.Read(c.fd, c.in[len(c.in):cap(c.in)])
-		if errors.Is(err, unix.EAGAIN) {
-			break
-		}
-		if err != nil || r == 0 { // reset, or the router closed the connection
-			s.fail(i, now)
-			return
-		}
-		c.in = c.in[:len(c.in)+r]
-		if len(c.in) < cap(c.in) {
-			break // a short read: the socket is drained
-		}
+	var eof bool
+	var err error
+	c.in, eof, err = readAvailable(c.fd, c.in)
+	if err != nil {
+		s.fail(i, now) // reset
+		return
 	}
 	if !c.waiting {
-		if len(c.in) > 0 {
-			s.fail(i, now) // bytes nobody asked for
+		if len(c.in) > 0 || eof {
+			s.fail(i, now) // bytes nobody asked for, or the router closed an idle connection
 		}
 		return
 	}
-	code, used, closing, err := s.parser.parse(c.in)
+	code, used, closing, err := parseAnswer(s.parser, c.in)
 	if err != nil {
 		s.fail(i, now)
 		return
 	}
 	if used == 0 {
+		if eof {
+			s.fail(i, now) // closed mid-answer
+		}
 		return // more to come
 	}
 	if used != len(c.in) {
@@ -249,7 +236,7 @@ func (s *senders) receive(i int, now time.Time) {
 	default:
 		s.counts.failures++
 	}
-	if closing {
+	if closing || eof {
 		s.disconnect(i)
 	}
 }
@@ -270,53 +257,23 @@ func (s *senders) disconnect(i int) {
 	c.fd, c.waiting, c.out, c.in = -1, false, c.out[:0], c.in[:0]
 }
 
-// dial connects with the net package (address parsing, timeout) and keeps
-// a duplicate of the socket, non-blocking like the original, for epoll.
-func (s *senders) dial() (int, error) {
-	conn, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-	if err != nil {
-		return -1, err
-	}
-	defer conn.Close() // the duplicate keeps the socket open
-	raw, err := conn.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	cerr := raw.Control(func(orig uintptr) {
-		fd, err = unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
-	})
-	if cerr != nil {
-		return -1, cerr
-	}
-	return fd, err
-}
-
 func (s *senders) close() {
 	for i := range s.conns {
 		s.disconnect(i)
 	}
-	unix.Close(s.ep)
+	s.p.close()
 }
 
-// answerParser reads one HTTP/1.1 answer from bytes with http1.go's reader,
-// reusing its buffers.
-type answerParser struct {
-	rd   bytes.Reader
-	br   *bufio.Reader
-	h    head
-	body []byte
-}
-
-// parse returns the final answer's status code and the bytes it took (0:
-// incomplete), and whether the server closes the connection after it.
-func (p *answerParser) parse(b []byte) (code, used int, closing bool, err error) {
-	p.rd.Reset(b)
-	p.br.Reset(&p.rd)
-	for {
-		if err := readHead(p.br, &p.h); err != nil {
-			return 0, 0, false, incomplete(err)
+// parseAnswer returns the final answer's status code and the bytes it (and
+// any interim 1xx answers before it) took, 0 when incomplete, and whether
+// the server closes the connection after it.
+func parseAnswer(p *msgParser, b []byte) (code, used int, closing bool, err error) {
+	for off := 0; ; {
+		n, err := p.next(b[off:], 1<<20)
+		if err != nil || n == 0 {
+			return 0, 0, false, err
 		}
+		off += n
 		code, err := statusCode(p.h.start)
 		if err != nil {
 			return 0, 0, false, err
@@ -327,17 +284,6 @@ func (p *answerParser) parse(b []byte) (code, used int, closing bool, err error)
 		if !p.h.chunked && p.h.length < 0 {
 			return 0, 0, false, fmt.Errorf("answer %d without a length", code)
 		}
-		if p.body, err = readBody(p.br, &p.h, p.body[:0], 1<<20); err != nil {
-			return 0, 0, false, incomplete(err)
-		}
-		return code, len(b) - p.rd.Len() - p.br.Buffered(), p.h.close, nil
+		return code, off, p.h.close, nil
 	}
-}
-
-// incomplete turns running out of bytes into "wait for more" (nil).
-func incomplete(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil
-	}
-	return err
 }

@@ -1,27 +1,29 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sink is the webhook receiver: it counts alerts (exactly, by the sequence
 // number in their uuid), records ingest-to-delivery latency from each alert's
 // time, and can be stalled (503) to build a backlog. It is a lean HTTP/1.1
-// server (http1.go) rather than net/http, so that it costs the shared 2 cores
-// as little as a sink can while still parsing every request properly.
+// server (http1.go) on one poller (epoll.go) rather than net/http, so that
+// it costs the shared 2 cores as little as a sink can while still parsing
+// every request properly.
 type sink struct {
 	ln      net.Listener
 	url     string
+	p       *poller
 	stalled atomic.Bool
+	stop    atomic.Bool
 
 	total    atomic.Int64 // deliveries, duplicates included
 	uniq     atomic.Int64
@@ -29,11 +31,23 @@ type sink struct {
 	requests atomic.Int64
 	bad      atomic.Int64 // requests that failed to parse
 
-	mu    sync.Mutex
-	seen  []uint64 // bitset of sequence numbers
-	lat   []int32  // microseconds, this phase
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu   sync.Mutex
+	seen []uint64 // bitset of sequence numbers
+	lat  []int32  // microseconds, this phase
+	wg   sync.WaitGroup
+
+	// Owned by serve: conns by descriptor, and fds accepted but not yet
+	// watched (under mu).
+	conns  map[int]*sinkConn
+	added  []int
+	parser *msgParser
+}
+
+type sinkConn struct {
+	fd      int
+	buf     []byte // bytes of requests not yet answered
+	need    int    // bytes the request in buf needs, once its head is in; 0: unknown
+	sent100 bool
 }
 
 // sinkMaxBody bounds one request body: a batch-mode delivery of 500 alerts
@@ -45,9 +59,15 @@ func newSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{ln: ln, url: "http://" + ln.Addr().String() + "/", conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
+	p, err := newPoller()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &sink{ln: ln, url: "http://" + ln.Addr().String() + "/", p: p, conns: map[int]*sinkConn{}, parser: newMsgParser()}
+	s.wg.Add(2)
 	go s.accept() // owned by sink; ends on close
+	go s.serve()  // owned by sink; ends on close
 	return s, nil
 }
 
@@ -58,28 +78,27 @@ func (s *sink) accept() {
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		if s.conns == nil { // closed
-			s.mu.Unlock()
-			c.Close()
-			return
+		fd, err := takeFD(c)
+		if err != nil {
+			continue
 		}
-		s.conns[c] = struct{}{}
+		s.mu.Lock()
+		s.added = append(s.added, fd)
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serveConn(c) // owned by sink; ends when the peer or close ends the connection
 	}
 }
 
 func (s *sink) close() {
 	_ = s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.conns = nil
-	s.mu.Unlock()
+	s.stop.Store(true)
 	s.wg.Wait()
+	for _, c := range s.conns {
+		unix.Close(c.fd)
+	}
+	for _, fd := range s.added {
+		unix.Close(fd)
+	}
+	s.p.close()
 }
 
 var (
@@ -92,70 +111,131 @@ var (
 	respLengthReq = []byte("HTTP/1.1 411 Length Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 )
 
-// serveConn answers requests one at a time on one keep-alive connection.
-func (s *sink) serveConn(c net.Conn) {
+// serve answers every connection's requests, one at a time per connection.
+// The poll interval bounds how long a new connection waits to be watched
+// (its first bytes are read then) and how long close waits.
+func (s *sink) serve() {
 	defer s.wg.Done()
-	defer func() {
+	for !s.stop.Load() {
 		s.mu.Lock()
-		if s.conns != nil {
-			delete(s.conns, c)
-		}
+		added := s.added
+		s.added = nil
 		s.mu.Unlock()
-		_ = c.Close()
-	}()
-	br := bufio.NewReaderSize(c, 16<<10)
-	var h head
-	var body []byte
-	for {
-		if err := readHead(br, &h); err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.bad.Add(1)
-				_, _ = c.Write(respBad)
+		for _, fd := range added {
+			if err := s.p.watch(fd, fd, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
+				unix.Close(fd)
+				continue
 			}
-			return
+			s.conns[fd] = &sinkConn{fd: fd}
+			s.readable(s.conns[fd])
 		}
-		method, _, http10, err := requestLine(h.start)
+		events, err := s.p.wait(5 * time.Millisecond)
 		if err != nil {
-			s.bad.Add(1)
-			_, _ = c.Write(respBad)
 			return
 		}
-		s.requests.Add(1)
-		if !h.chunked && h.length < 0 && (string(method) == "POST" || string(method) == "PUT") {
-			_, _ = c.Write(respLengthReq)
-			return
-		}
-		if h.length > sinkMaxBody {
-			_, _ = c.Write(respTooLarge)
-			return
-		}
-		if h.expect100 {
-			if _, err := c.Write(respContinue); err != nil {
-				return
+		for _, ev := range events {
+			if c := s.conns[int(ev.Fd)]; c != nil {
+				s.readable(c)
 			}
-		}
-		body, err = readBody(br, &h, body[:0], sinkMaxBody)
-		if err != nil {
-			s.bad.Add(1)
-			_, _ = c.Write(respBad)
-			return
-		}
-		resp := respOK
-		switch {
-		case string(method) != "POST" && string(method) != "PUT":
-			resp = respNoMethod
-		case s.stalled.Load():
-			resp = respStalled
-		default:
-			s.count(body)
-		}
-		if _, err := c.Write(resp); err != nil || h.close || http10 {
-			return
-		}
-		if cap(body) > 4<<20 {
-			body = nil // let a rare huge batch buffer go
 		}
 	}
+}
+
+func (s *sink) drop(c *sinkConn) {
+	unix.Close(c.fd) // also leaves the epoll set
+	delete(s.conns, c.fd)
+}
+
+// readable reads what c has and answers every complete request in it.
+func (s *sink) readable(c *sinkConn) {
+	var eof bool
+	var err error
+	if c.buf, eof, err = readAvailable(c.fd, c.buf); err != nil {
+		s.drop(c)
+		return
+	}
+	for len(c.buf) > 0 && (c.need == 0 || len(c.buf) >= c.need) {
+		if !s.answer(c) {
+			s.drop(c)
+			return
+		}
+		if c.need > 0 {
+			break // the rest of this request is still on its way
+		}
+	}
+	if cap(c.buf) > 4<<20 && len(c.buf) == 0 {
+		c.buf = nil // let a rare huge batch buffer go
+	}
+	if eof {
+		s.drop(c)
+	}
+}
+
+// answer answers the request at the start of c.buf if it is complete, or
+// notes how much it needs; false: close the connection.
+func (s *sink) answer(c *sinkConn) bool {
+	p := s.parser
+	used, err := p.next(c.buf, sinkMaxBody)
+	if p.headLen > 0 && p.h.length > sinkMaxBody {
+		return s.reply(c, respTooLarge, false)
+	}
+	if err != nil {
+		s.bad.Add(1)
+		return s.reply(c, respBad, false)
+	}
+	if used == 0 {
+		if p.headLen == 0 {
+			c.need = len(c.buf) + 1 // the head is still on its way
+			return true
+		}
+		method, _, _, err := requestLine(p.h.start)
+		if err != nil {
+			s.bad.Add(1)
+			return s.reply(c, respBad, false)
+		}
+		if !p.h.chunked && p.h.length < 0 && (string(method) == "POST" || string(method) == "PUT") {
+			return s.reply(c, respLengthReq, false)
+		}
+		if !p.h.chunked {
+			c.need = p.headLen + int(p.h.length)
+		} else {
+			c.need = len(c.buf) + 1 // parse again once more bytes came
+		}
+		if p.h.expect100 && !c.sent100 {
+			c.sent100 = true
+			return s.reply(c, respContinue, true)
+		}
+		return true
+	}
+	method, _, http10, err := requestLine(p.h.start)
+	if err != nil {
+		s.bad.Add(1)
+		return s.reply(c, respBad, false)
+	}
+	s.requests.Add(1)
+	c.buf = c.buf[:copy(c.buf, c.buf[used:])]
+	c.need, c.sent100 = 0, false
+	resp := respOK
+	switch {
+	case !p.h.chunked && p.h.length < 0 && (string(method) == "POST" || string(method) == "PUT"):
+		return s.reply(c, respLengthReq, false)
+	case string(method) != "POST" && string(method) != "PUT":
+		resp = respNoMethod
+	case s.stalled.Load():
+		resp = respStalled
+	default:
+		s.count(p.body)
+	}
+	return s.reply(c, resp, !p.h.close && !http10)
+}
+
+// reply writes an answer: it is small and the client waits for it, so the
+// socket takes it whole or the connection is broken. keep false: close.
+func (s *sink) reply(c *sinkConn, resp []byte, keep bool) bool {
+	if n, err := unix.Write(c.fd, resp); err != nil || n != len(resp) {
+		return false
+	}
+	return keep
 }
 
 var (
