@@ -25,9 +25,9 @@ import (
 // connections, one request at a time per connection, without net/http's
 // Transport: with one request per alert, the Transport's per-request
 // goroutine hand-offs (caller → writeLoop → readLoop → caller) cost more
-// CPU than the request's own syscalls. The request head is built once; the
-// answer is parsed by net/http's own http.ReadResponse and classified by
-// httpout.Classify exactly as before. It is used only where it cannot
+// CPU than the request's own syscalls. The request head is built once; a
+// plain success answer is recognized by fastAnswer, any other is parsed by
+// net/http's own http.ReadResponse and classified by httpout.Classify. It is used only where it cannot
 // behave differently from net/http: no TLS, no proxy from the environment,
 // and no custom header net/http treats specially; a redirect answer hands
 // the request to net/http (see errRedirect).
@@ -250,6 +250,9 @@ func (rc *rawClient) roundTrip(cn *rawConn, body []byte, classify func(*http.Res
 		cn.buf = nil
 	}
 	writeErr := err
+	if writeErr == nil && fastAnswer(cn.br) {
+		return true, nil
+	}
 	var resp *http.Response
 	for {
 		resp, err = http.ReadResponse(cn.br, nil)
