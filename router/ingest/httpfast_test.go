@@ -774,3 +774,57 @@ func TestFastListenerWriteTimeout(t *testing.T) {
 	}
 	t.Fatalf("all %d answers arrived: the write timeout did not close the connection", n)
 }
+
+// FuzzFastListenerStream: any bytes, arriving in any pieces, then the
+// client's half-close: the server keeps serving, every answer it writes is
+// a well-formed HTTP response, and it closes the connection once the
+// client is done.
+func FuzzFastListenerStream(f *testing.F) {
+	f.Add([]byte(post("/", fastAlert)+post("/", `{"rule":`)), []byte{3, 40, 200})
+	f.Add([]byte(post("/", fastAlert, "Expect: 100-continue")), []byte{60})
+	f.Add([]byte(post("/api/v1/alerts", "["+fastAlert+"]")+post("/", fastAlert)), []byte{1, 1, 1})
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999\r\n\r\n{"), []byte{})
+	f.Add([]byte("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"+post("/", fastAlert)), []byte{10})
+	addr, _ := testServer(f, HTTPConfig{Pipeline: &fixedPipeline{res: Result{Status: StatusQueued, Outputs: []string{"sink"}}}}, true)
+	f.Fuzz(func(t *testing.T, data, splits []byte) {
+		if len(data) > 32<<10 {
+			return
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+		go func() {
+			rest := data
+			for _, s := range splits {
+				n := min(int(s), len(rest))
+				if _, err := c.Write(rest[:n]); err != nil {
+					return
+				}
+				rest = rest[n:]
+			}
+			if _, err := c.Write(rest); err == nil {
+				_ = c.(*net.TCPConn).CloseWrite()
+			}
+		}()
+		br := bufio.NewReader(c)
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+					return // closed: done
+				}
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("connection still open 15s after the client finished: %q", data)
+				}
+				t.Fatalf("malformed answer: %v (input %q)", err, data)
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				return // the server may close mid-body on a bad request
+			}
+		}
+	})
+}
