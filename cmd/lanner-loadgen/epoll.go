@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -86,25 +86,79 @@ func (p *poller) modify(fd, id int, events uint32) error {
 
 func (p *poller) close() { p.f.Close() }
 
-// takeFD returns a duplicate of c's socket and closes c. The descriptors
-// share the open file, so the duplicate is non-blocking like the original.
-func takeFD(c net.Conn) (int, error) {
-	defer c.Close()
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, errors.New("not a socket")
+// sockaddr parses "ip:port".
+func sockaddr(addr string) (unix.Sockaddr, int, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, 0, err
 	}
-	raw, err := sc.SyscallConn()
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}, unix.AF_INET, nil
+	}
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}, unix.AF_INET6, nil
+}
+
+// dialTCP connects to addr ("ip:port", on this machine: the connect is
+// quick) and returns the socket non-blocking, Nagle off as Go's net does.
+func dialTCP(addr string) (int, error) {
+	sa, family, err := sockaddr(addr)
 	if err != nil {
 		return -1, err
 	}
-	fd := -1
-	if cerr := raw.Control(func(orig uintptr) {
-		fd, err = unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
-	}); cerr != nil {
-		return -1, cerr
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
 	}
-	return fd, err
+	for {
+		err = unix.Connect(fd, sa)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("connect %s: %w", addr, err)
+	}
+	return fd, nil
+}
+
+// listenTCP listens on addr ("ip:port", port 0 for any) with a
+// non-blocking socket and returns it with the address it got.
+func listenTCP(addr string) (fd int, bound string, err error) {
+	sa, family, err := sockaddr(addr)
+	if err != nil {
+		return -1, "", err
+	}
+	if fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+		return -1, "", fmt.Errorf("socket: %w", err)
+	}
+	fail := func(err error) (int, string, error) {
+		unix.Close(fd)
+		return -1, "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail(err)
+	}
+	if err := unix.Listen(fd, 1024); err != nil {
+		return fail(err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail(err)
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		return fd, netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String(), nil
+	case *unix.SockaddrInet6:
+		return fd, netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String(), nil
+	}
+	return fail(errors.New("unexpected socket address"))
 }
 
 // readAvailable appends what fd has to buf; eof when the peer closed. The

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -135,12 +134,7 @@ func (s *senders) startDue(now, deadline time.Time) (busy bool, wake time.Time) 
 func (s *senders) send(i int, now time.Time) {
 	c := &s.conns[i]
 	if c.fd < 0 {
-		conn, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-		if err != nil {
-			s.fail(i, now)
-			return
-		}
-		fd, err := takeFD(conn)
+		fd, err := dialTCP(s.addr)
 		if err != nil {
 			s.fail(i, now)
 			return

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"net"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -19,7 +19,7 @@ import (
 // it costs the shared 2 cores as little as a sink can while still parsing
 // every request properly.
 type sink struct {
-	ln      net.Listener
+	ln      int // listening socket, in p
 	url     string
 	p       *poller
 	stalled atomic.Bool
@@ -34,12 +34,10 @@ type sink struct {
 	mu   sync.Mutex
 	seen []uint64 // bitset of sequence numbers
 	lat  []int32  // microseconds, this phase
-	wg   sync.WaitGroup
+	done chan struct{}
 
-	// Owned by serve: conns by descriptor, and fds accepted but not yet
-	// watched (under mu).
+	// Owned by serve.
 	conns  map[int]*sinkConn
-	added  []int
 	parser *msgParser
 }
 
@@ -55,50 +53,52 @@ type sinkConn struct {
 const sinkMaxBody = 64 << 20
 
 func newSink() (*sink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, addr, err := listenTCP("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	p, err := newPoller()
 	if err != nil {
-		ln.Close()
+		unix.Close(ln)
 		return nil, err
 	}
-	s := &sink{ln: ln, url: "http://" + ln.Addr().String() + "/", p: p, conns: map[int]*sinkConn{}, parser: newMsgParser()}
-	s.wg.Add(2)
-	go s.accept() // owned by sink; ends on close
-	go s.serve()  // owned by sink; ends on close
+	if err := p.watch(ln, ln, unix.EPOLLIN); err != nil {
+		unix.Close(ln)
+		p.close()
+		return nil, err
+	}
+	s := &sink{ln: ln, url: "http://" + addr + "/", p: p, conns: map[int]*sinkConn{}, parser: newMsgParser(),
+		done: make(chan struct{})}
+	go s.serve() // owned by sink; ends on close
 	return s, nil
 }
 
-func (s *sink) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		fd, err := takeFD(c)
-		if err != nil {
-			continue
-		}
-		s.mu.Lock()
-		s.added = append(s.added, fd)
-		s.mu.Unlock()
-	}
-}
-
 func (s *sink) close() {
-	_ = s.ln.Close()
 	s.stop.Store(true)
-	s.wg.Wait()
+	<-s.done
 	for _, c := range s.conns {
 		unix.Close(c.fd)
 	}
-	for _, fd := range s.added {
-		unix.Close(fd)
-	}
+	unix.Close(s.ln)
 	s.p.close()
+}
+
+// accept watches every connection waiting on the listening socket.
+func (s *sink) accept() {
+	for {
+		fd, _, err := unix.Accept4(s.ln, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+			continue
+		}
+		if err != nil {
+			return // EAGAIN: no more for now (or out of descriptors: retried on the next event)
+		}
+		if err := s.p.watch(fd, fd, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
+			unix.Close(fd)
+			continue
+		}
+		s.conns[fd] = &sinkConn{fd: fd}
+	}
 }
 
 var (
@@ -112,29 +112,18 @@ var (
 )
 
 // serve answers every connection's requests, one at a time per connection.
-// The poll interval bounds how long a new connection waits to be watched
-// (its first bytes are read then) and how long close waits.
+// The poll interval bounds how long close waits.
 func (s *sink) serve() {
-	defer s.wg.Done()
+	defer close(s.done)
 	for !s.stop.Load() {
-		s.mu.Lock()
-		added := s.added
-		s.added = nil
-		s.mu.Unlock()
-		for _, fd := range added {
-			if err := s.p.watch(fd, fd, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
-				unix.Close(fd)
-				continue
-			}
-			s.conns[fd] = &sinkConn{fd: fd}
-			s.readable(s.conns[fd])
-		}
-		events, err := s.p.wait(5 * time.Millisecond)
+		events, err := s.p.wait(50 * time.Millisecond)
 		if err != nil {
 			return
 		}
 		for _, ev := range events {
-			if c := s.conns[int(ev.Fd)]; c != nil {
+			if int(ev.Fd) == s.ln {
+				s.accept()
+			} else if c := s.conns[int(ev.Fd)]; c != nil {
 				s.readable(c)
 			}
 		}

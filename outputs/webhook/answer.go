@@ -40,14 +40,14 @@ func fastAnswer(br *bufio.Reader) bool {
 		fields = fields[i+2:]
 		name, value, ok := bytes.Cut(line, []byte{':'})
 		if !ok || !httpguts.ValidHeaderFieldName(string(name)) {
-			return false // also obs-fold (a leading space)
+			return false // also obs-fold (a leading space); a valid name is ASCII, so EqualFold folds ASCII only
 		}
 		value = bytes.Trim(value, " \t")
 		if !httpguts.ValidHeaderFieldValue(string(value)) {
 			return false
 		}
 		switch {
-		case asciiEqualFold(name, "Content-Length"):
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			if length >= 0 || len(value) == 0 || len(value) > 6 {
 				return false
 			}
@@ -61,10 +61,10 @@ func fastAnswer(br *bufio.Reader) bool {
 			if length > fastAnswerMaxBody {
 				return false
 			}
-		case asciiEqualFold(name, "Transfer-Encoding"):
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			return false
-		case asciiEqualFold(name, "Connection"):
-			if !asciiEqualFold(value, "keep-alive") {
+		case bytes.EqualFold(name, []byte("Connection")):
+			if !bytes.EqualFold(value, []byte("keep-alive")) {
 				return false
 			}
 		}
@@ -74,18 +74,5 @@ func fastAnswer(br *bufio.Reader) bool {
 		return false // no length (read to the close), or the body is not all in
 	}
 	_, _ = br.Discard(total)
-	return true
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i]|0x20, s[i]|0x20 // ASCII letters only: other bytes must match exactly
-		if x != y || (b[i] != s[i] && (x < 'a' || x > 'z')) {
-			return false
-		}
-	}
 	return true
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -80,24 +79,4 @@ func FuzzFastAnswer(f *testing.F) {
 		}
 		checkFastAnswer(t, raw)
 	})
-}
-
-func TestASCIIEqualFold(t *testing.T) {
-	for _, tt := range []struct {
-		b, s string
-		want bool
-	}{
-		{"Content-Length", "content-length", true},
-		{"CONNECTION", "Connection", true},
-		{"Connection", "Connectio", false},
-		{"a@", "a`", false}, // 0x40 and 0x60 differ by 0x20 but are not letters
-		{"x[", "x{", false},
-	} {
-		if got := asciiEqualFold([]byte(tt.b), tt.s); got != tt.want {
-			t.Errorf("asciiEqualFold(%q, %q) = %v", tt.b, tt.s, got)
-		}
-	}
-	if strings.EqualFold("a@", "a`") {
-		t.Fatal("strings.EqualFold disagrees with the premise")
-	}
 }
