@@ -390,6 +390,7 @@ func (r *reactor) add(fd int, remote string) {
 		return
 	}
 	r.conns[fd] = c
+	r.l.h.cfg.Metrics.FastConnections.Inc()
 	r.idle(c, time.Now())
 }
 
@@ -405,6 +406,7 @@ func (r *reactor) close(c *fastConn) {
 	c.gone = true
 	_ = unix.Close(c.fd) // also leaves the epoll set: no other descriptor shares the socket
 	delete(r.conns, c.fd)
+	r.l.h.cfg.Metrics.FastConnections.Dec()
 }
 
 // readable reads what c has and takes its next request, if complete.
@@ -528,6 +530,8 @@ func (r *reactor) handOff(c *fastConn, data []byte) {
 	buffered := slices.Clone(data)
 	c.gone = true
 	delete(r.conns, c.fd)
+	r.l.h.cfg.Metrics.FastConnections.Dec()
+	r.l.h.cfg.Metrics.FastHandoffs.Inc()
 	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	f := os.NewFile(uintptr(c.fd), "")
 	nc, err := net.FileConn(f) // its own duplicate, on Go's netpoller
@@ -549,6 +553,7 @@ func (r *reactor) dispatch() {
 	g := &fastGroup{reqs: slices.Clone(r.pending[:n])}
 	r.pending = append(r.pending[:0], r.pending[n:]...)
 	r.inflight++
+	r.l.h.cfg.Metrics.FastGroup.Observe(float64(n))
 	go r.submit(g) // ends after writing the group's answers
 }
 

@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/lannerhq/lanner/alert"
 )
 
@@ -253,6 +256,37 @@ func TestFastListenerKeepAlive(t *testing.T) {
 	}
 	if fl.served.Load() != 3 || fl.handed.Load() != 1 {
 		t.Errorf("served %d, handed %d; want 3 and 1", fl.served.Load(), fl.handed.Load())
+	}
+	m := fl.h.cfg.Metrics
+	if got := metricValue(t, m.FastHandoffs); got != 1 {
+		t.Errorf("handoffs metric %v, want 1", got)
+	}
+	// The connection is net/http's now: the fast path no longer counts it.
+	waitMetric(t, m.FastConnections, 0)
+}
+
+// metricValue reads a gauge or counter.
+func metricValue(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Gauge != nil {
+		return d.Gauge.GetValue()
+	}
+	return d.Counter.GetValue()
+}
+
+// waitMetric waits for the reactor goroutine to bring g to want.
+func waitMetric(t *testing.T, g prometheus.Gauge, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, g) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("gauge %v, want %v", metricValue(t, g), want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -578,6 +612,16 @@ func TestFastListenerPipelined(t *testing.T) {
 	}
 	if fl.served.Load() != 4 {
 		t.Errorf("fast path served %d of 4", fl.served.Load())
+	}
+	m := fl.h.cfg.Metrics
+	waitMetric(t, m.FastConnections, 0)
+	var hist dto.Metric
+	if err := m.FastGroup.Write(&hist); err != nil {
+		t.Fatal(err)
+	}
+	// One request in progress per connection: each went alone.
+	if h := hist.GetHistogram(); h.GetSampleCount() != 4 || h.GetSampleSum() != 4 {
+		t.Errorf("groups: %d, requests %v; want 4 and 4", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
 

@@ -74,6 +74,11 @@ const (
 type Metrics struct {
 	Requests *prometheus.CounterVec // endpoint, code
 	Alerts   *prometheus.CounterVec // source, status
+
+	// The HTTP fast path (FastListener).
+	FastConnections prometheus.Gauge     // connections it serves
+	FastGroup       prometheus.Histogram // requests per Submit
+	FastHandoffs    prometheus.Counter   // connections handed to net/http
 }
 
 // NewMetrics registers the ingest metrics with reg (nil: not registered).
@@ -87,9 +92,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "lanner_ingest_alerts_total",
 			Help: "Alerts received, by ingest path (http, batch, grpc) and outcome (queued, duplicate, rejected, full).",
 		}, []string{"source", "status"}),
+		FastConnections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lanner_ingest_http_fast_connections",
+			Help: "Connections the HTTP fast path (POST / on plain HTTP) is serving.",
+		}),
+		FastGroup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lanner_ingest_http_fast_group_requests",
+			Help:    "Requests the HTTP fast path queued with one durable commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 … 1024 (fastMaxGroup)
+		}),
+		FastHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_ingest_http_fast_handoffs_total",
+			Help: "Connections the HTTP fast path handed to the general HTTP server (another endpoint, encoding, or size).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Alerts)
+		reg.MustRegister(m.Requests, m.Alerts, m.FastConnections, m.FastGroup, m.FastHandoffs)
 	}
 	return m
 }
