@@ -27,10 +27,11 @@ import (
 // goroutine hand-offs (caller → writeLoop → readLoop → caller) cost more
 // CPU than the request's own syscalls. The request head is built once; a
 // plain success answer is recognized by fastAnswer, any other is parsed by
-// net/http's own http.ReadResponse and classified by httpout.Classify. It is used only where it cannot
-// behave differently from net/http: no TLS, no proxy from the environment,
-// and no custom header net/http treats specially; a redirect answer hands
-// the request to net/http (see errRedirect).
+// net/http's own http.ReadResponse and classified by httpout.Classify. It
+// is used only where it cannot behave differently from net/http: no TLS, no
+// proxy from the environment, and no custom header net/http treats
+// specially; a redirect answer hands the request to net/http (see
+// errRedirect).
 type rawClient struct {
 	addr    string // host:port to dial
 	head    []byte // request line and fixed header fields, up to Content-Length's value

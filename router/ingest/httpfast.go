@@ -207,6 +207,7 @@ func (l *fastListener) handOff(c net.Conn) {
 // back into cache.
 type reactor struct {
 	l      *fastListener
+	m      *Metrics
 	ep     int      // epoll set of the connections and wake
 	epf    *os.File // ep, registered with Go's netpoller
 	wake   int      // eventfd in ep: something was posted
@@ -281,7 +282,7 @@ func newReactor(l *fastListener) (*reactor, error) {
 	if err := unix.SetNonblock(ep, true); err != nil {
 		return fail(fmt.Errorf("epoll: %w", err))
 	}
-	r := &reactor{l: l, ep: ep, wake: wake, events: make([]unix.EpollEvent, 256),
+	r := &reactor{l: l, m: l.h.cfg.Metrics, ep: ep, wake: wake, events: make([]unix.EpollEvent, 256),
 		rbuf: make([]byte, 64<<10), conns: map[int]*fastConn{}, tick: tickFor(l.cfg)}
 	r.epf = os.NewFile(uintptr(ep), "epoll") // non-blocking: the netpoller watches it
 	if err := r.epf.SetReadDeadline(time.Time{}); err != nil {
@@ -390,7 +391,7 @@ func (r *reactor) add(fd int, remote string) {
 		return
 	}
 	r.conns[fd] = c
-	r.l.h.cfg.Metrics.FastConnections.Inc()
+	r.m.FastConnections.Inc()
 	r.idle(c, time.Now())
 }
 
@@ -406,7 +407,7 @@ func (r *reactor) close(c *fastConn) {
 	c.gone = true
 	_ = unix.Close(c.fd) // also leaves the epoll set: no other descriptor shares the socket
 	delete(r.conns, c.fd)
-	r.l.h.cfg.Metrics.FastConnections.Dec()
+	r.m.FastConnections.Dec()
 }
 
 // readable reads what c has and takes its next request, if complete.
@@ -530,8 +531,8 @@ func (r *reactor) handOff(c *fastConn, data []byte) {
 	buffered := slices.Clone(data)
 	c.gone = true
 	delete(r.conns, c.fd)
-	r.l.h.cfg.Metrics.FastConnections.Dec()
-	r.l.h.cfg.Metrics.FastHandoffs.Inc()
+	r.m.FastConnections.Dec()
+	r.m.FastHandoffs.Inc()
 	_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
 	f := os.NewFile(uintptr(c.fd), "")
 	nc, err := net.FileConn(f) // its own duplicate, on Go's netpoller
@@ -553,7 +554,7 @@ func (r *reactor) dispatch() {
 	g := &fastGroup{reqs: slices.Clone(r.pending[:n])}
 	r.pending = append(r.pending[:0], r.pending[n:]...)
 	r.inflight++
-	r.l.h.cfg.Metrics.FastGroup.Observe(float64(n))
+	r.m.FastGroup.Observe(float64(n))
 	go r.submit(g) // ends after writing the group's answers
 }
 
@@ -577,7 +578,11 @@ func (r *reactor) submit(g *fastGroup) {
 	}
 	w := &fastResponse{hdr: http.Header{}}
 	var out []byte
-	var date [64]byte
+	// One clock reading and Date line for the group: its answers are
+	// written within microseconds of each other.
+	now := time.Now()
+	var dateBuf [64]byte
+	date := l.appendDate(dateBuf[:0], now)
 	k := 0
 	for i := range g.reqs {
 		q := &g.reqs[i]
@@ -598,8 +603,7 @@ func (r *reactor) submit(g *fastGroup) {
 			h.answerOne(w, endpointOne, q.alert, rs, err)
 			k++
 		}
-		now := time.Now()
-		out = w.appendTo(out[:0], l.appendDate(date[:0], now))
+		out = w.appendTo(out[:0], date)
 		if d := l.cfg.WriteTimeout; d > 0 && now.After(q.t0.Add(d)) {
 			q.failed = true // as a write past net/http's write deadline
 			continue
