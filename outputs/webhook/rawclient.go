@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,9 +47,80 @@ type rawClient struct {
 
 type rawConn struct {
 	c         net.Conn
-	br        *bufio.Reader
+	br        *bufio.Reader // reads through the rawConn (its Read)
 	buf       []byte
-	idleSince time.Time
+	idleSince time.Time // when its last answer was read; zero: none yet
+
+	// sc is c's descriptor on the netpoller, nil if c has none. With it,
+	// a request on a connection answered within rawFresh is written from
+	// inside the read that waits for its answer (see Read): with the
+	// request written first, the read that follows it nearly always finds
+	// nothing yet, and that empty read was a system call per alert (~1 µs
+	// on a paravirtualized guest, plus kernel work).
+	sc syscall.RawConn
+	// request is written by the next Read before it waits; writeErr is
+	// that write's error, reported once the answer (if any) is read.
+	request  []byte
+	writeErr error
+}
+
+func newRawConn(c net.Conn) *rawConn {
+	cn := &rawConn{c: c}
+	if s, ok := c.(syscall.Conn); ok {
+		cn.sc, _ = s.SyscallConn()
+	}
+	cn.br = bufio.NewReaderSize(cn, 4096)
+	return cn
+}
+
+// Read reads from the connection. A pending request is written first,
+// inside the netpoller's read wait: the wait is armed before the write, so
+// the answer's arrival cannot be missed, and the first read happens once
+// the answer is there. After a failed or partial write it reads at once:
+// a server that answered and closed (say 413 before a large body) is
+// heard, and a dead connection reports its error without a wait.
+func (cn *rawConn) Read(p []byte) (int, error) {
+	if cn.request == nil || cn.sc == nil {
+		if cn.request != nil {
+			_, cn.writeErr = cn.c.Write(cn.request)
+			cn.request = nil
+		}
+		return cn.c.Read(p)
+	}
+	var n int
+	var rerr error
+	err := cn.sc.Read(func(fd uintptr) bool {
+		if req := cn.request; req != nil {
+			cn.request = nil
+			w, werr := syscall.Write(int(fd), req)
+			if werr == nil && w == len(req) {
+				return false // wait for the answer
+			}
+			if w < 0 {
+				w = 0
+			}
+			if werr == nil || errors.Is(werr, syscall.EAGAIN) {
+				// The socket buffer is full: the rest through net, which
+				// waits for room (it has its own lock and wait).
+				_, werr = cn.c.Write(req[w:])
+			}
+			cn.writeErr = werr
+		}
+		n, rerr = syscall.Read(int(fd), p)
+		if errors.Is(rerr, syscall.EINTR) || errors.Is(rerr, syscall.EAGAIN) {
+			return false
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, err // the deadline, or the connection closed
+	case rerr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: cn.c.LocalAddr(), Addr: cn.c.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // A connection idle for longer than rawCheckIdle is checked before reuse (a
@@ -59,6 +131,16 @@ const (
 	rawCheckIdle = 100 * time.Millisecond
 	rawMaxIdle   = 30 * time.Second
 )
+
+// rawFresh: a connection answered this recently has its next request
+// written from inside the wait for the answer. The wait's arming forgets
+// readiness seen before it, so a server's close that arrived before it is
+// noticed only by what follows (a reset answering the write); after a
+// half-close that never comes, and the request would wait for its timeout.
+// A server closing an idle connection within a millisecond of its answer,
+// without saying so in it, is rare enough; an older connection is written
+// and then read as usual, which sees the close at once.
+const rawFresh = time.Millisecond
 
 // rawExcluded are header fields net/http writes itself or that change how
 // the request is framed: a custom header with one of these names keeps the
@@ -166,7 +248,9 @@ func alive(cn *rawConn) bool {
 func (rc *rawClient) put(cn *rawConn) {
 	cn.idleSince = time.Now()
 	rc.mu.Lock()
-	if rc.closed || len(rc.idle) >= cap(rc.slots) {
+	// Bytes the server sent past its answer would be read as the next
+	// request's answer.
+	if rc.closed || len(rc.idle) >= cap(rc.slots) || cn.br.Buffered() > 0 {
 		rc.mu.Unlock()
 		_ = cn.c.Close()
 		return
@@ -190,70 +274,137 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // post sends body and classifies the answer with classify (httpout.Classify).
 func (rc *rawClient) post(ctx context.Context, body []byte, classify func(*http.Response, error) error) error {
+	sess, err := rc.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.release()
+	return sess.post(body, classify)
+}
+
+// A rawSession holds one of the client's connection slots, and the
+// connection in it, for a run of requests: a batch's requests reuse the
+// slot and the connection instead of taking both anew per alert (a channel
+// operation, the pool's lock and a context registration each, and a park
+// for every goroutine that found all slots taken).
+type rawSession struct {
+	rc   *rawClient
+	ctx  context.Context
+	cn   *rawConn    // nil: none yet, or the last one could not be reused
+	stop func() bool // unregisters cn's cancellation
+}
+
+// acquire waits for a free slot; the error is ctx's.
+func (rc *rawClient) acquire(ctx context.Context) (*rawSession, error) {
 	select {
 	case rc.slots <- struct{}{}:
+		return &rawSession{rc: rc, ctx: ctx}, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer func() { <-rc.slots }()
-	now := time.Now()
-	deadline := now.Add(rc.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+}
+
+// release returns the connection to the pool and frees the slot.
+func (s *rawSession) release() {
+	if s.cn != nil {
+		s.drop(true)
 	}
-	cn := rc.get(now)
-	if cn == nil {
-		dctx, cancel := context.WithDeadline(ctx, deadline)
-		c, err := rc.dialer.DialContext(dctx, "tcp", rc.addr)
-		cancel()
-		if err != nil {
-			return classify(nil, err)
-		}
-		cn = &rawConn{c: c, br: bufio.NewReaderSize(c, 4096)}
-	}
-	if err := cn.c.SetDeadline(deadline); err != nil {
-		_ = cn.c.Close()
-		return classify(nil, err)
-	}
-	stop := func() bool { return true }
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { _ = cn.c.SetDeadline(aLongTimeAgo) })
-	}
-	reuse, err := rc.roundTrip(cn, body, classify)
-	if !stop() { // cancelled meanwhile: the deadline may be poisoned
+	<-s.rc.slots
+}
+
+// drop ends the session's hold on its connection: back to the pool when
+// reuse says so and no cancellation touched its deadline, else closed.
+func (s *rawSession) drop(reuse bool) {
+	if !s.stop() { // cancelled meanwhile: the deadline may be poisoned
 		reuse = false
-		if err != nil && !errors.Is(err, errRedirect) {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
-		}
 	}
 	if reuse {
-		rc.put(cn)
+		s.rc.put(s.cn)
 	} else {
-		_ = cn.c.Close()
+		_ = s.cn.c.Close()
+	}
+	s.cn, s.stop = nil, nil
+}
+
+// post sends one request on the session's connection (taken from the pool
+// or dialed if it has none).
+func (s *rawSession) post(body []byte, classify func(*http.Response, error) error) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	rc := s.rc
+	now := time.Now()
+	deadline := now.Add(rc.timeout)
+	if d, ok := s.ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if s.cn == nil {
+		cn := rc.get(now)
+		if cn == nil {
+			dctx, cancel := context.WithDeadline(s.ctx, deadline)
+			c, err := rc.dialer.DialContext(dctx, "tcp", rc.addr)
+			cancel()
+			if err != nil {
+				return classify(nil, err)
+			}
+			cn = newRawConn(c)
+		}
+		s.cn, s.stop = cn, func() bool { return true }
+		if s.ctx.Done() != nil {
+			s.stop = context.AfterFunc(s.ctx, func() { _ = cn.c.SetDeadline(aLongTimeAgo) })
+		}
+	}
+	cn := s.cn
+	if err := cn.c.SetDeadline(deadline); err != nil {
+		s.drop(false)
+		return classify(nil, err)
+	}
+	reuse, err := rc.roundTrip(cn, body, now.Sub(cn.idleSince) < rawFresh, classify)
+	if s.ctx.Err() != nil { // cancelled meanwhile: the deadline may be poisoned
+		s.drop(false)
+		if err != nil && !errors.Is(err, errRedirect) {
+			err = fmt.Errorf("%w: %w", s.ctx.Err(), err)
+		}
+		return err
+	}
+	if reuse {
+		cn.idleSince = time.Now()
+	} else {
+		s.drop(false)
 	}
 	return err
 }
 
 // roundTrip writes the request and reads the answer; reuse tells whether
-// the connection is clean for the next request.
-func (rc *rawClient) roundTrip(cn *rawConn, body []byte, classify func(*http.Response, error) error) (reuse bool, err error) {
+// the connection is clean for the next request. fresh: the connection was
+// answered within rawFresh (see there).
+func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify func(*http.Response, error) error) (reuse bool, err error) {
 	cn.buf = append(cn.buf[:0], rc.head...)
 	cn.buf = strconv.AppendInt(cn.buf, int64(len(body)), 10)
 	cn.buf = append(cn.buf, "\r\n\r\n"...)
-	if len(body) <= 16<<10 {
+	switch {
+	case len(body) <= 16<<10 && fresh:
+		// Written by the read that waits for the answer (rawConn.Read).
 		cn.buf = append(cn.buf, body...)
-		_, err = cn.c.Write(cn.buf)
-	} else { // a batch: no copy, one writev
+		cn.request, cn.writeErr = cn.buf, nil
+	case len(body) <= 16<<10:
+		cn.buf = append(cn.buf, body...)
+		_, cn.writeErr = cn.c.Write(cn.buf)
+	default: // a batch: no copy, one writev
 		bufs := net.Buffers{cn.buf, body}
-		_, err = bufs.WriteTo(cn.c)
+		_, cn.writeErr = bufs.WriteTo(cn.c)
 	}
 	if cap(cn.buf) > 64<<10 {
 		cn.buf = nil
 	}
-	writeErr := err
-	if writeErr == nil && fastAnswer(cn.br) {
-		return true, nil
+	if cn.writeErr == nil && fastAnswer(cn.br) {
+		return cn.writeErr == nil, nil // delivered; a write that failed partway (the server answered early) ends the connection
 	}
+	if cn.request != nil { // no read happened (an error before it)
+		_, cn.writeErr = cn.c.Write(cn.request)
+		cn.request = nil
+	}
+	writeErr := cn.writeErr
 	var resp *http.Response
 	for {
 		resp, err = http.ReadResponse(cn.br, nil)

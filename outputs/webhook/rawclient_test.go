@@ -2,16 +2,19 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/outputs/outputtest"
 )
 
 func TestRawClientEligibility(t *testing.T) {
@@ -212,5 +215,90 @@ func TestRawClientErrors(t *testing.T) {
 	err = o4.post(context.Background(), []byte("{}"))
 	if outputs.RetryAfterOf(err) != 7*time.Second || !strings.Contains(err.Error(), "slow down") {
 		t.Fatalf("429: %v (retry after %s)", err, outputs.RetryAfterOf(err))
+	}
+}
+
+// A server that answers a keep-alive request and then closes (or half-closes)
+// the connection: the next request on it fails retryably and promptly, and
+// the one after that goes through on a new connection. (A request on a
+// connection answered within rawFresh is written from inside the wait for
+// its answer, which would hear of a half-close only at the timeout: see
+// rawFresh.)
+func TestRawClientServerClosesAfterAnswer(t *testing.T) {
+	for _, half := range []bool{false, true} {
+		name := map[bool]string{false: "close", true: "half-close"}[half]
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						buf := make([]byte, 4096)
+						if _, err := c.Read(buf); err != nil {
+							return
+						}
+						if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"); err != nil {
+							return
+						}
+						if half {
+							_ = c.(*net.TCPConn).CloseWrite()
+							_, _ = io.Copy(io.Discard, c) // reads on, answers nothing
+						}
+					}()
+				}
+			}()
+			timeout := 300 * time.Millisecond
+			o := newOutput(t, Config{Address: "http://" + ln.Addr().String() + "/"}, outputs.Deps{})
+			o.raw.timeout = timeout
+			if err := o.post(context.Background(), []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // the close arrives while the connection idles (> rawFresh, < rawCheckIdle)
+			start := time.Now()
+			err = o.post(context.Background(), []byte("{}"))
+			took := time.Since(start)
+			if err == nil || !outputs.IsRetryable(err) {
+				t.Fatalf("post on the closed connection: %v", err)
+			}
+			if took > timeout/2 {
+				t.Fatalf("post on the closed connection took %s", took)
+			}
+			if err := o.post(context.Background(), []byte("{}")); err != nil {
+				t.Fatalf("post after the close: %v", err)
+			}
+		})
+	}
+}
+
+// A batch whose context is cancelled before it starts sends nothing and
+// reports every alert as failed retryably or not attempted.
+func TestSendCancelled(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	o := newOutput(t, Config{Address: srv.URL}, outputs.Deps{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := o.Send(ctx, outputtest.Alerts(0, 20))
+	if err == nil || hits.Load() != 0 {
+		t.Fatalf("Send: %v, %d requests reached the server", err, hits.Load())
+	}
+	var pe *outputs.PartialError
+	if errors.As(err, &pe) {
+		for i, e := range pe.Failed {
+			if !outputs.IsRetryable(e) && !errors.Is(e, outputs.ErrNotAttempted) {
+				t.Fatalf("alert %d: %v", i, e)
+			}
+		}
+	} else if !outputs.IsRetryable(err) {
+		t.Fatalf("Send: %v", err)
 	}
 }

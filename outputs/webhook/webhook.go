@@ -121,7 +121,7 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		return o.post(ctx, buf)
 	}
 	if len(batch) == 1 {
-		return o.sendOne(ctx, batch[0])
+		return o.sendOne(ctx, nil, batch[0])
 	}
 	// Concurrency workers take the alerts in order, rather than a goroutine
 	// per alert: fewer goroutine starts and wake-ups per alert.
@@ -141,12 +141,20 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		wg.Add(1)
 		go func() { // owned by this Send; ends when the batch is taken
 			defer wg.Done()
+			var sess *rawSession
+			if o.raw != nil {
+				var err error
+				if sess, err = o.raw.acquire(ctx); err != nil {
+					return // cancelled: what is left is not attempted
+				}
+				defer sess.release()
+			}
 			for !failingEndpoint() {
 				i := int(next.Add(1)) - 1
 				if i >= len(batch) {
 					return
 				}
-				err := o.sendOne(ctx, batch[i])
+				err := o.sendOne(ctx, sess, batch[i])
 				switch {
 				case err == nil:
 					delivered.Add(1)
@@ -164,7 +172,8 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	return combine(errs)
 }
 
-func (o *Output) sendOne(ctx context.Context, m outputs.Message) error {
+// sendOne posts one alert, through sess when it is not nil.
+func (o *Output) sendOne(ctx context.Context, sess *rawSession, m outputs.Message) error {
 	// Sized from the last body: one allocation instead of a chain of
 	// regrowths from empty. Not pooled, as in batch mode.
 	b, err := o.appendBody(make([]byte, 0, o.oneHint.Load()+256), m)
@@ -172,7 +181,7 @@ func (o *Output) sendOne(ctx context.Context, m outputs.Message) error {
 		return outputs.Permanent(fmt.Errorf("webhook: %w", err))
 	}
 	o.oneHint.Store(int64(len(b)))
-	return o.post(ctx, b)
+	return o.postVia(ctx, sess, b)
 }
 
 // newProto builds the request template, or nil when the address does not
@@ -194,10 +203,19 @@ func (o *Output) setHeaders(h http.Header) {
 	}
 }
 
-func (o *Output) post(ctx context.Context, body []byte) error {
+func (o *Output) post(ctx context.Context, body []byte) error { return o.postVia(ctx, nil, body) }
+
+// postVia posts body through sess, or the raw client, or net/http: the raw
+// client hands a redirect to net/http to follow.
+func (o *Output) postVia(ctx context.Context, sess *rawSession, body []byte) error {
 	if o.raw != nil {
-		err := o.raw.post(ctx, body, httpout.Classify)
-		if !errors.Is(err, errRedirect) { // a redirect is net/http's to follow
+		var err error
+		if sess != nil {
+			err = sess.post(body, httpout.Classify)
+		} else {
+			err = o.raw.post(ctx, body, httpout.Classify)
+		}
+		if !errors.Is(err, errRedirect) {
 			if err != nil {
 				return o.redact.Error(fmt.Errorf("webhook: %w", err))
 			}
