@@ -96,31 +96,33 @@ func (cn *rawConn) Read(p []byte) (int, error) {
 			if werr == nil && w == len(req) {
 				return false // wait for the answer
 			}
-			if w < 0 {
-				w = 0
-			}
-			if werr == nil || errors.Is(werr, syscall.EAGAIN) {
+			switch {
+			case werr == nil || errors.Is(werr, syscall.EAGAIN) || errors.Is(werr, syscall.EINTR):
 				// The socket buffer is full: the rest through net, which
 				// waits for room (it has its own lock and wait).
-				_, werr = cn.c.Write(req[w:])
+				_, cn.writeErr = cn.c.Write(req[max(w, 0):])
+			default:
+				cn.writeErr = cn.opError("write", os.NewSyscallError("write", werr))
 			}
-			cn.writeErr = werr
 		}
 		n, rerr = syscall.Read(int(fd), p)
-		if errors.Is(rerr, syscall.EINTR) || errors.Is(rerr, syscall.EAGAIN) {
-			return false
-		}
-		return true
+		return !errors.Is(rerr, syscall.EAGAIN) && !errors.Is(rerr, syscall.EINTR)
 	})
 	switch {
 	case err != nil:
-		return 0, err // the deadline, or the connection closed
+		return 0, cn.opError("read", err) // the deadline, or the connection closed
 	case rerr != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: cn.c.LocalAddr(), Addr: cn.c.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+		return 0, cn.opError("read", os.NewSyscallError("read", rerr))
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// opError wraps err as net's own reads and writes do, so that errors read
+// the same whichever path the request took.
+func (cn *rawConn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: cn.c.LocalAddr(), Addr: cn.c.RemoteAddr(), Err: err}
 }
 
 // A connection idle for longer than rawCheckIdle is checked before reuse (a

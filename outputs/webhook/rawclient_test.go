@@ -302,3 +302,32 @@ func TestSendCancelled(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 }
+
+// A timeout on a connection just answered (its request written from inside
+// the wait for the answer) reads as net's own: a retryable net.Error whose
+// Timeout is true, naming the connection's addresses.
+func TestRawClientTimeoutOnReusedConnection(t *testing.T) {
+	var n atomic.Int64
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 1 {
+			<-block
+		}
+	}))
+	defer srv.Close()
+	defer close(block)
+	o := newOutput(t, Config{Address: srv.URL, Timeout: 200 * time.Millisecond}, outputs.Deps{})
+	sess, err := o.raw.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.release()
+	if err := o.postVia(context.Background(), sess, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	err = o.postVia(context.Background(), sess, []byte("{}"))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !outputs.IsRetryable(err) || !strings.Contains(err.Error(), "read tcp 127.0.0.1:") {
+		t.Fatalf("want a retryable read timeout, got %v", err)
+	}
+}
