@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
@@ -66,21 +65,17 @@ func appendFields(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	var keyBuf [64]string
-	keys := keyBuf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	var buf [48]alertjson.Field
+	fields := alertjson.SortedFields(buf[:0], m)
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, f := range fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = alertjson.AppendString(dst, k)
+		dst = alertjson.AppendString(dst, f.Key)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendValue(dst, m[k]); err != nil {
+		if dst, err = appendValue(dst, f.Value); err != nil {
 			return dst, err
 		}
 	}

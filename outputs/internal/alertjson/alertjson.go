@@ -6,7 +6,6 @@ package alertjson
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -28,7 +27,7 @@ type Options struct {
 // Encoder reuses its scratch space between alerts; not safe for concurrent use.
 type Encoder struct {
 	Options
-	keys []string
+	fields []Field
 }
 
 // Append appends the JSON document of a to dst.
@@ -91,24 +90,21 @@ func (e *Encoder) appendFields(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	e.keys = e.keys[:0]
-	for k := range m {
-		e.keys = append(e.keys, k)
-	}
-	slices.Sort(e.keys)
+	e.fields = SortedFields(e.fields[:0], m)
+	defer clear(e.fields) // the values are not the encoder's to keep alive
 	dst = append(dst, '{')
-	for i, k := range e.keys {
+	for i, f := range e.fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		if e.FlattenFields {
-			dst = appendFlatKey(dst, k)
+			dst = appendFlatKey(dst, f.Key)
 		} else {
-			dst = AppendString(dst, k)
+			dst = AppendString(dst, f.Key)
 		}
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendValue(dst, m[k]); err != nil {
+		if dst, err = appendValue(dst, f.Value); err != nil {
 			return dst, err
 		}
 	}
