@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,5 +330,42 @@ func TestRawClientTimeoutOnReusedConnection(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !outputs.IsRetryable(err) || !strings.Contains(err.Error(), "read tcp 127.0.0.1:") {
 		t.Fatalf("want a retryable read timeout, got %v", err)
+	}
+}
+
+// A request that does not fit the socket buffers: the write made inside
+// the wait for the answer is partial, the rest goes through net (which waits
+// for room), and the server still gets every byte, on a reused connection.
+func TestRawClientPartialWriteOnReusedConnection(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond) // let the client's socket buffer fill
+		b, _ := io.ReadAll(r.Body)
+		if len(b) != 16<<10 || strings.Trim(string(b), "x") != "" {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	o := newOutput(t, Config{Address: "http://" + ln.Addr().String() + "/"}, outputs.Deps{})
+	o.raw.dialer.Control = func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
+	}
+	sess, err := o.raw.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.release()
+	body := []byte(strings.Repeat("x", 16<<10))
+	for i := range 3 {
+		if err := o.postVia(context.Background(), sess, body); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
 	}
 }
