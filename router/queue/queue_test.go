@@ -570,6 +570,35 @@ func TestAttemptsPersist(t *testing.T) {
 	}
 }
 
+// Failed attempts write nothing to the queue while the batch is retried
+// (the counts stay in memory: a write at the head of the queue next to new
+// entries at its tail made Pebble rewrite the backlog), and a stop writes
+// them back, which TestAttemptsPersist checks across a restart.
+func TestRetriesWriteNothingUntilStop(t *testing.T) {
+	sk := newSink(t, func(int, []string) (int, http.Header, string) { return 500, nil, "" })
+	o := fastOpts()
+	o.BackoffInitial, o.BackoffMax = 10*time.Millisecond, 10*time.Millisecond
+	s := openStore(t, t.TempDir(), 0)
+	defer s.Close()
+	enqueue(t, s, "out", "p")
+	if err := s.StartOutput("out", newHTTPOutput(sk.srv.URL), o); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "2 attempts", func() bool { return sk.requests() >= 2 })
+	before := s.db.Metrics().WAL.BytesIn
+	n := sk.requests()
+	eventually(t, 5*time.Second, "5 more attempts", func() bool { return sk.requests() >= n+5 })
+	if after := s.db.Metrics().WAL.BytesIn; after != before {
+		t.Fatalf("failed attempts wrote %d bytes to the queue", after-before)
+	}
+	if err := s.StopOutput(context.Background(), "out"); err != nil {
+		t.Fatal(err)
+	}
+	if s.db.Metrics().WAL.BytesIn == before {
+		t.Fatal("the stop wrote no attempt counts")
+	}
+}
+
 func TestMetricsAndOutputs(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s, err := Open(Options{Dir: t.TempDir(), Registerer: reg})

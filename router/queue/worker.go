@@ -227,13 +227,16 @@ type deadEntry struct {
 type settlement struct {
 	delivered []*entry
 	dead      []deadEntry
-	retry     []*entry // attempts and first try updated in place
+	retry     []*entry // attempts and first try updated in place; written only by persistRetries
 	untried   []*entry // not sent (outputs.ErrNotAttempted): retried, unchanged on disk
 	drop      []*entry // unreadable
 	now       time.Time
 }
 
 func (q *outQueue) settle(st settlement) error {
+	if len(st.delivered)+len(st.dead)+len(st.retry)+len(st.drop) == 0 {
+		return nil
+	}
 	if err := q.s.begin(); err != nil {
 		return err
 	}
@@ -356,10 +359,19 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		if r.sendCtx.Err() != nil {
 			// Stopped while sending: keep the batch for the next start.
 			abandoned = true
+			q.persistRetries(live, now)
 			return
 		}
 		st := q.classify(r.opts, live, err, now)
-		if err := q.settle(st); err != nil {
+		// The retried entries' new attempt counts stay in memory while this
+		// batch is retried (persistRetries writes them when it is given
+		// up). Written back after every failed attempt, they put keys at
+		// the head of the queue into each flushed memtable, next to the new
+		// entries at its tail: every flushed file then spanned the whole
+		// backlog, and Pebble rewrote the backlog in compactions while an
+		// endpoint was down (measured: ~135 MB rewritten during a
+		// 1,000,000-alert stall, a sixth of the router's CPU).
+		if err := q.settle(settlement{delivered: st.delivered, dead: st.dead, now: st.now}); err != nil {
 			q.settleFailed(err)
 			abandoned = true
 			return
@@ -380,9 +392,30 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		q.s.log.Debug("delivery failed, retrying", "output", q.name, "alerts", len(retry), "attempt", attempts, "wait", wait, "err", redact(err.Error()))
 		if !q.sleep(r, wait) {
 			abandoned = true
+			q.persistRetries(retry, time.Now())
 			return
 		}
 		live = retry
+	}
+}
+
+// persistRetries writes the attempt counts and first-try times of a batch
+// given up on a stop, so that the next start (a reload, a restart) counts
+// on from them. After a crash they are lost: the entries are retried with
+// the counts they had when the batch was taken, so an alert may get up to
+// that batch's attempts again before max_attempts dead-letters it.
+func (q *outQueue) persistRetries(live []*entry, now time.Time) {
+	var tried []*entry
+	for _, e := range live {
+		if e.meta.attempts > 0 {
+			tried = append(tried, e)
+		}
+	}
+	if len(tried) == 0 {
+		return
+	}
+	if err := q.settle(settlement{retry: tried, now: now}); err != nil {
+		q.settleFailed(err)
 	}
 }
 
