@@ -80,11 +80,7 @@ func newRawConn(c net.Conn) *rawConn {
 // a server that answered and closed (say 413 before a large body) is
 // heard, and a dead connection reports its error without a wait.
 func (cn *rawConn) Read(p []byte) (int, error) {
-	if cn.request == nil || cn.sc == nil {
-		if cn.request != nil {
-			_, cn.writeErr = cn.c.Write(cn.request)
-			cn.request = nil
-		}
+	if cn.request == nil {
 		return cn.c.Read(p)
 	}
 	var n int
@@ -250,9 +246,7 @@ func alive(cn *rawConn) bool {
 func (rc *rawClient) put(cn *rawConn) {
 	cn.idleSince = time.Now()
 	rc.mu.Lock()
-	// Bytes the server sent past its answer would be read as the next
-	// request's answer.
-	if rc.closed || len(rc.idle) >= cap(rc.slots) || cn.br.Buffered() > 0 {
+	if rc.closed || len(rc.idle) >= cap(rc.slots) {
 		rc.mu.Unlock()
 		_ = cn.c.Close()
 		return
@@ -378,14 +372,16 @@ func (s *rawSession) post(body []byte, classify func(*http.Response, error) erro
 }
 
 // roundTrip writes the request and reads the answer; reuse tells whether
-// the connection is clean for the next request. fresh: the connection was
-// answered within rawFresh (see there).
+// the connection is clean for the next request: nothing left unread, since
+// bytes a server sent past its answer would be read as the next one's (so a
+// request starts on an empty buffer, and its first read is rawConn.Read).
+// fresh: the connection was answered within rawFresh (see there).
 func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify func(*http.Response, error) error) (reuse bool, err error) {
 	cn.buf = append(cn.buf[:0], rc.head...)
 	cn.buf = strconv.AppendInt(cn.buf, int64(len(body)), 10)
 	cn.buf = append(cn.buf, "\r\n\r\n"...)
 	switch {
-	case len(body) <= 16<<10 && fresh:
+	case len(body) <= 16<<10 && fresh && cn.sc != nil:
 		// Written by the read that waits for the answer (rawConn.Read).
 		cn.buf = append(cn.buf, body...)
 		cn.request, cn.writeErr = cn.buf, nil
@@ -400,12 +396,13 @@ func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify fu
 		cn.buf = nil
 	}
 	if cn.writeErr == nil && fastAnswer(cn.br) {
-		return cn.writeErr == nil, nil // delivered; a write that failed partway (the server answered early) ends the connection
+		// Delivered; a write that failed partway (the server answered
+		// early) ends the connection.
+		return cn.writeErr == nil && cn.br.Buffered() == 0, nil
 	}
-	if cn.request != nil { // no read happened (an error before it)
-		_, cn.writeErr = cn.c.Write(cn.request)
-		cn.request = nil
-	}
+	// Still set if the read failed before its wait (a deadline, a closed
+	// connection): not sent, and the read's error is the answer.
+	cn.request = nil
 	writeErr := cn.writeErr
 	var resp *http.Response
 	for {
@@ -425,13 +422,13 @@ func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify fu
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		if resp.Header.Get("Location") != "" {
-			return writeErr == nil && drain(resp), errRedirect
+			return writeErr == nil && drain(resp) && cn.br.Buffered() == 0, errRedirect
 		}
 	}
 	// A server may answer (say 413) and close before reading a large body,
 	// failing the write: its answer counts, as with net/http.
 	err = classify(resp, nil)
-	return writeErr == nil && drain(resp), err
+	return writeErr == nil && drain(resp) && cn.br.Buffered() == 0, err
 }
 
 // drain reads what is left of the answer (bounded, as httpout.DrainClose)

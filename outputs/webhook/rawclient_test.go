@@ -229,42 +229,21 @@ func TestRawClientServerClosesAfterAnswer(t *testing.T) {
 	for _, half := range []bool{false, true} {
 		name := map[bool]string{false: "close", true: "half-close"}[half]
 		t.Run(name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						buf := make([]byte, 4096)
-						if _, err := c.Read(buf); err != nil {
-							return
-						}
-						if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"); err != nil {
-							return
-						}
-						if half {
-							_ = c.(*net.TCPConn).CloseWrite()
-							_, _ = io.Copy(io.Discard, c) // reads on, answers nothing
-						}
-					}()
+			srv := rawAnswerServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", func(c net.Conn) {
+				if half {
+					_ = c.(*net.TCPConn).CloseWrite()
+					_, _ = io.Copy(io.Discard, c) // reads on, answers nothing
 				}
-			}()
+			})
 			timeout := 300 * time.Millisecond
-			o := newOutput(t, Config{Address: "http://" + ln.Addr().String() + "/"}, outputs.Deps{})
+			o := newOutput(t, Config{Address: srv.URL}, outputs.Deps{})
 			o.raw.timeout = timeout
 			if err := o.post(context.Background(), []byte("{}")); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(20 * time.Millisecond) // the close arrives while the connection idles (> rawFresh, < rawCheckIdle)
 			start := time.Now()
-			err = o.post(context.Background(), []byte("{}"))
+			err := o.post(context.Background(), []byte("{}"))
 			took := time.Since(start)
 			if err == nil || !outputs.IsRetryable(err) {
 				t.Fatalf("post on the closed connection: %v", err)
@@ -276,6 +255,56 @@ func TestRawClientServerClosesAfterAnswer(t *testing.T) {
 				t.Fatalf("post after the close: %v", err)
 			}
 		})
+	}
+}
+
+// rawAnswerServer answers every request with answer, written as it is on
+// the hijacked connection; then after (if not nil) has the connection, which
+// is closed when it returns. It counts the connections it answered on.
+func rawAnswerServer(t *testing.T, answer string, after func(net.Conn)) *countingServer {
+	cs := &countingServer{}
+	cs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		cs.conns.Add(1)
+		if _, err := io.WriteString(c, answer); err != nil || after == nil {
+			return
+		}
+		after(c)
+	}))
+	t.Cleanup(cs.Close)
+	return cs
+}
+
+type countingServer struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+// An answer followed by bytes nobody asked for: the connection is not used
+// again (they would be read as the next request's answer).
+func TestRawClientUnreadBytesEndConnection(t *testing.T) {
+	srv := rawAnswerServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nJUNK", func(c net.Conn) {
+		_, _ = io.Copy(io.Discard, c) // keeps it open until the client closes it
+	})
+	o := newOutput(t, Config{Address: srv.URL}, outputs.Deps{})
+	sess, err := o.raw.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.release()
+	for i := range 2 {
+		if err := o.postVia(context.Background(), sess, []byte("{}")); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Fatalf("%d connections for 2 posts, want 2", n)
 	}
 }
 

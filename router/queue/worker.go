@@ -370,7 +370,7 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		// entries at its tail: every flushed file then spanned the whole
 		// backlog, and Pebble rewrote the backlog in compactions while an
 		// endpoint was down (measured: ~135 MB rewritten during a
-		// 1,000,000-alert stall, a sixth of the router's CPU).
+		// 1,000,000-alert stall, about a fifth of the router's CPU).
 		if err := q.settle(settlement{delivered: st.delivered, dead: st.dead, now: st.now}); err != nil {
 			q.settleFailed(err)
 			abandoned = true
