@@ -207,7 +207,8 @@ func TestSinkAgainstNetHTTP(t *testing.T) {
 }
 
 // Requests that arrive in pieces, and requests that arrive together: the
-// sink answers each once it is whole, in order.
+// sink answers each once it is whole, in order, the answers to requests
+// read together in one write.
 func TestSinkPiecesAndPipelined(t *testing.T) {
 	sk, err := newSink()
 	if err != nil {
@@ -248,6 +249,9 @@ func TestSinkPiecesAndPipelined(t *testing.T) {
 		t.Fatal(err)
 	}
 	readOK()
+	if br.Buffered() == 0 {
+		t.Error("the answers to requests that arrived together came in separate writes")
+	}
 	readOK()
 	// Expect: 100-continue: the interim answer, then the final one.
 	body := gen.appendAlert(nil)

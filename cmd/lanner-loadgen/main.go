@@ -48,6 +48,7 @@ type options struct {
 	batchWait   time.Duration
 	hookBatch   bool
 	hookConc    int
+	hookPipe    int
 	skip        string
 	selfProfile string
 	procs       int
@@ -70,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.batchWait, "queue-batch-wait", 2*time.Millisecond, "router: longest wait to fill a delivery batch")
 	flag.BoolVar(&o.hookBatch, "webhook-batch", false, "router: webhook posts each delivery batch as one JSON array (opt-in batch mode; default: one request per alert, falcosidekick's way, which the targets are measured with)")
 	flag.IntVar(&o.hookConc, "webhook-concurrency", 16, "router: webhook requests in flight per delivery batch (one request per alert mode)")
+	flag.IntVar(&o.hookPipe, "webhook-pipeline", 8, "router: webhook requests written together per connection (one request per alert mode; 1: one at a time)")
 	flag.StringVar(&o.cpuProfile, "router-cpuprofile", "", "debug: have the router write a CPU profile to this file (the last router started wins)")
 	flag.StringVar(&o.selfProfile, "cpuprofile", "", "debug: write the load generator's own CPU profile to this file")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
@@ -221,6 +223,7 @@ outputs:
       address: %s
       batch: %v
       concurrency: %d
+      pipeline: %d
     queue:
       max_entries: %d
       max_bytes: 8GiB
@@ -230,7 +233,7 @@ outputs:
       backoff_initial: 100ms
       backoff_max: 1s
       max_attempts: 1000000
-`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, o.hookConc, maxEntries, o.concurrency, o.batchSize, o.batchWait)
+`, httpAddr, grpcAddr, filepath.Join(dir, "data"), sinkURL, o.hookBatch, o.hookConc, o.hookPipe, maxEntries, o.concurrency, o.batchSize, o.batchWait)
 	cfgPath := filepath.Join(dir, "router.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

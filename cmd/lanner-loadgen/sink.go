@@ -46,6 +46,7 @@ type sinkConn struct {
 	buf     []byte // bytes of requests not yet answered
 	need    int    // bytes the request in buf needs, once its head is in; 0: unknown
 	sent100 bool
+	out     []byte // answers not yet written: pipelined requests read together are answered with one write
 }
 
 // sinkMaxBody bounds one request body: a batch-mode delivery of 500 alerts
@@ -145,12 +146,17 @@ func (s *sink) readable(c *sinkConn) {
 	}
 	for len(c.buf) > 0 && (c.need == 0 || len(c.buf) >= c.need) {
 		if !s.answer(c) {
+			s.flush(c)
 			s.drop(c)
 			return
 		}
 		if c.need > 0 {
 			break // the rest of this request is still on its way
 		}
+	}
+	if !s.flush(c) {
+		s.drop(c)
+		return
 	}
 	if cap(c.buf) > 4<<20 && len(c.buf) == 0 {
 		c.buf = nil // let a rare huge batch buffer go
@@ -218,13 +224,23 @@ func (s *sink) answer(c *sinkConn) bool {
 	return s.reply(c, resp, !p.h.close && !http10)
 }
 
-// reply writes an answer: it is small and the client waits for it, so the
-// socket takes it whole or the connection is broken. keep false: close.
+// reply queues an answer, written by flush once every request read so far
+// is answered. keep false: close.
 func (s *sink) reply(c *sinkConn, resp []byte, keep bool) bool {
-	if n, err := unix.Write(c.fd, resp); err != nil || n != len(resp) {
-		return false
-	}
+	c.out = append(c.out, resp...)
 	return keep
+}
+
+// flush writes the queued answers: they are small and the client waits for
+// them, so the socket takes them whole or the connection is broken.
+func (s *sink) flush(c *sinkConn) bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	n, err := unix.Write(c.fd, c.out)
+	ok := err == nil && n == len(c.out)
+	c.out = c.out[:0]
+	return ok
 }
 
 var (

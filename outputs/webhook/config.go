@@ -41,6 +41,10 @@ type Config struct {
 	Batch bool `yaml:"batch"`
 	// Concurrency bounds the requests in flight for one batch (default 8).
 	Concurrency int `yaml:"concurrency"`
+	// Pipeline is how many requests (one alert each) are written together
+	// on one plain-HTTP connection before their answers are read (HTTP/1.1
+	// pipelining; default 8). 1 sends one request at a time.
+	Pipeline int `yaml:"pipeline"`
 }
 
 // Validate applies defaults and checks the configuration; it reads *_file
@@ -86,6 +90,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency < 0 {
 		return errors.New("webhook: concurrency must be positive")
+	}
+	if c.Pipeline == 0 {
+		c.Pipeline = 8
+	}
+	if c.Pipeline < 0 || c.Pipeline > 64 {
+		return errors.New("webhook: pipeline must be between 1 and 64")
 	}
 	return nil
 }

@@ -322,11 +322,48 @@ func (s *rawSession) drop(reuse bool) {
 	s.cn, s.stop = nil, nil
 }
 
-// post sends one request on the session's connection (taken from the pool
-// or dialed if it has none).
+// post sends one request on the session's connection; see postAll.
 func (s *rawSession) post(body []byte, classify func(*http.Response, error) error) error {
+	var errs [1]error
+	s.postAll([][]byte{body}, errs[:], classify)
+	return errs[0]
+}
+
+// postAll sends bodies as requests on the session's connection (taken from
+// the pool or dialed if it has none), pipelined: written together, their
+// answers read in order. errs[i] is body i's result. Requests a server
+// closed the connection before answering (it said so in an earlier answer,
+// as a server does after its keep-alive limit) were not processed: they go
+// again at once on a new connection. stalled: an answer timed out after an
+// earlier request's answer on the same connection came, the sign of a
+// server that drops pipelined requests.
+func (s *rawSession) postAll(bodies [][]byte, errs []error, classify func(*http.Response, error) error) (stalled bool) {
+	for len(bodies) > 0 {
+		n := s.tryAll(bodies, errs, classify)
+		if n == 0 || n == len(bodies) {
+			return false
+		}
+		if !errors.Is(errs[n], errUnanswered) {
+			var ne net.Error
+			return errors.As(errs[n], &ne) && ne.Timeout()
+		}
+		bodies, errs = bodies[n:], errs[n:]
+	}
+	return false
+}
+
+// tryAll is one attempt of postAll on one connection; it returns how many
+// requests were answered (their errs set; the rest are errUnanswered or the
+// connection's error).
+func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.Response, error) error) int {
+	fail := func(err error) int {
+		for i := range errs {
+			errs[i] = err
+		}
+		return 0
+	}
 	if err := s.ctx.Err(); err != nil {
-		return err
+		return fail(err)
 	}
 	rc := s.rc
 	now := time.Now()
@@ -341,7 +378,7 @@ func (s *rawSession) post(body []byte, classify func(*http.Response, error) erro
 			c, err := rc.dialer.DialContext(dctx, "tcp", rc.addr)
 			cancel()
 			if err != nil {
-				return classify(nil, err)
+				return fail(classify(nil, err))
 			}
 			cn = newRawConn(c)
 		}
@@ -353,53 +390,96 @@ func (s *rawSession) post(body []byte, classify func(*http.Response, error) erro
 	cn := s.cn
 	if err := cn.c.SetDeadline(deadline); err != nil {
 		s.drop(false)
-		return classify(nil, err)
+		return fail(classify(nil, err))
 	}
-	reuse, err := rc.roundTrip(cn, body, now.Sub(cn.idleSince) < rawFresh, classify)
-	if s.ctx.Err() != nil { // cancelled meanwhile: the deadline may be poisoned
+	answered, reuse := rc.roundTrip(cn, bodies, errs, now.Sub(cn.idleSince) < rawFresh, classify)
+	if err := s.ctx.Err(); err != nil { // cancelled meanwhile: the deadline may be poisoned
 		s.drop(false)
-		if err != nil && !errors.Is(err, errRedirect) {
-			err = fmt.Errorf("%w: %w", s.ctx.Err(), err)
+		for i, e := range errs {
+			if e != nil && !errors.Is(e, errRedirect) {
+				errs[i] = fmt.Errorf("%w: %w", err, e)
+			}
 		}
-		return err
+		return answered
 	}
 	if reuse {
 		cn.idleSince = time.Now()
 	} else {
 		s.drop(false)
 	}
-	return err
+	return answered
 }
 
-// roundTrip writes the request and reads the answer; reuse tells whether
-// the connection is clean for the next request: nothing left unread, since
-// bytes a server sent past its answer would be read as the next one's (so a
-// request starts on an empty buffer, and its first read is rawConn.Read).
-// fresh: the connection was answered within rawFresh (see there).
-func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify func(*http.Response, error) error) (reuse bool, err error) {
-	cn.buf = append(cn.buf[:0], rc.head...)
-	cn.buf = strconv.AppendInt(cn.buf, int64(len(body)), 10)
-	cn.buf = append(cn.buf, "\r\n\r\n"...)
+// errUnanswered: the server closed the connection, as an earlier answer on
+// it said it would, before answering this pipelined request.
+var errUnanswered = errors.New("connection closed by the server before this request's answer")
+
+// roundTrip writes the requests and reads their answers into errs; it
+// returns how many were answered, and whether the connection is clean for
+// the next request: nothing left unread, since bytes a server sent past its
+// answers would be read as the next one's (so a request starts on an empty
+// buffer, and its first read is rawConn.Read). fresh: the connection was
+// answered within rawFresh (see there).
+func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh bool, classify func(*http.Response, error) error) (answered int, reuse bool) {
+	cn.buf = cn.buf[:0]
+	size := 0
+	for _, body := range bodies {
+		size += len(body)
+	}
+	var bufs net.Buffers // bodies too large to copy: one writev
+	for _, body := range bodies {
+		cn.buf = append(cn.buf, rc.head...)
+		cn.buf = strconv.AppendInt(cn.buf, int64(len(body)), 10)
+		cn.buf = append(cn.buf, "\r\n\r\n"...)
+		if size <= 64<<10 {
+			cn.buf = append(cn.buf, body...)
+		} else {
+			bufs = append(bufs, cn.buf, body)
+			cn.buf = cn.buf[len(cn.buf):]
+		}
+	}
 	switch {
-	case len(body) <= 16<<10 && fresh && cn.sc != nil:
-		// Written by the read that waits for the answer (rawConn.Read).
-		cn.buf = append(cn.buf, body...)
-		cn.request, cn.writeErr = cn.buf, nil
-	case len(body) <= 16<<10:
-		cn.buf = append(cn.buf, body...)
-		_, cn.writeErr = cn.c.Write(cn.buf)
-	default: // a batch: no copy, one writev
-		bufs := net.Buffers{cn.buf, body}
+	case bufs != nil:
 		_, cn.writeErr = bufs.WriteTo(cn.c)
+	case fresh && cn.sc != nil:
+		// Written by the read that waits for the answer (rawConn.Read).
+		cn.request, cn.writeErr = cn.buf, nil
+	default:
+		_, cn.writeErr = cn.c.Write(cn.buf)
 	}
 	if cap(cn.buf) > 64<<10 {
 		cn.buf = nil
 	}
-	if cn.writeErr == nil && fastAnswer(cn.br) {
-		// Delivered; a write that failed partway (the server answered
-		// early) ends the connection.
-		return cn.writeErr == nil && cn.br.Buffered() == 0, nil
+	for i := range bodies {
+		if cn.writeErr == nil && fastAnswer(cn.br) {
+			errs[i] = nil
+			continue
+		}
+		ok, closing, err := rc.readAnswer(cn, classify)
+		errs[i] = err
+		if !ok {
+			// The connection ends here: the requests after this one were
+			// not answered.
+			rest := err
+			if closing {
+				rest = errUnanswered
+			}
+			for j := i + 1; j < len(bodies); j++ {
+				errs[j] = rest
+			}
+			if closing {
+				return i + 1, false
+			}
+			return i, false
+		}
 	}
+	return len(bodies), cn.writeErr == nil && cn.br.Buffered() == 0
+}
+
+// readAnswer reads an answer that fastAnswer did not take. ok: the
+// connection can carry the answer to the next request; closing: the answer
+// was whole and said the server closes the connection after it.
+func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error) error) (ok, closing bool, err error) {
 	// Still set if the read failed before its wait (a deadline, a closed
 	// connection): not sent, and the read's error is the answer.
 	cn.request = nil
@@ -411,7 +491,7 @@ func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify fu
 			if writeErr != nil {
 				err = writeErr
 			}
-			return false, classify(nil, err)
+			return false, false, classify(nil, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
@@ -422,19 +502,23 @@ func (rc *rawClient) roundTrip(cn *rawConn, body []byte, fresh bool, classify fu
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		if resp.Header.Get("Location") != "" {
-			return writeErr == nil && drain(resp) && cn.br.Buffered() == 0, errRedirect
+			err = errRedirect
 		}
 	}
-	// A server may answer (say 413) and close before reading a large body,
-	// failing the write: its answer counts, as with net/http.
-	err = classify(resp, nil)
-	return writeErr == nil && drain(resp) && cn.br.Buffered() == 0, err
+	if err == nil {
+		// A server may answer (say 413) and close before reading a large
+		// body, failing the write: its answer counts, as with net/http.
+		err = classify(resp, nil)
+	}
+	whole, keep := drain(resp)
+	return writeErr == nil && whole && keep, whole && !keep, err
 }
 
-// drain reads what is left of the answer (bounded, as httpout.DrainClose)
-// and reports whether the connection can carry another request.
-func drain(resp *http.Response) bool {
+// drain reads what is left of the answer (bounded, as httpout.DrainClose):
+// whole, the answer was read to its end; keep, the server keeps the
+// connection open after it.
+func drain(resp *http.Response) (whole, keep bool) {
 	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10+1))
 	_ = resp.Body.Close()
-	return err == nil && n <= 64<<10 && !resp.Close
+	return err == nil && n <= 64<<10, !resp.Close
 }

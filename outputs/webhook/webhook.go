@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/template"
@@ -39,6 +40,12 @@ type Output struct {
 	// raw posts plain-HTTP requests without net/http's Transport; nil when
 	// the address needs net/http (TLS, a proxy, special custom headers).
 	raw *rawClient
+	// depth is how many requests a Send goroutine writes together on its
+	// connection (pipelining): it starts at 1 and doubles with each run
+	// delivered whole, up to depthMax, and a retryable failure sets it back
+	// to 1, so an endpoint in trouble gets one request per connection at a
+	// time, as without pipelining.
+	depth, depthMax atomic.Int64
 }
 
 // New validates c and builds the output.
@@ -77,6 +84,11 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 	}
 	o.proto = o.newProto()
 	o.raw = newRawClient(c)
+	o.depth.Store(1)
+	o.depthMax.Store(int64(c.Pipeline))
+	if o.raw == nil {
+		o.depthMax.Store(1) // net/http does not pipeline
+	}
 	o.log.Debug("webhook output ready", "address", httpout.RedactURL(c.Address), "method", c.Method, "batch", c.Batch)
 	return o, nil
 }
@@ -149,19 +161,36 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 				}
 				defer sess.release()
 			}
+			var pipe pipeline
 			for !failingEndpoint() {
-				i := int(next.Add(1)) - 1
+				depth := o.depth.Load()
+				i := int(next.Add(depth) - depth)
 				if i >= len(batch) {
 					return
 				}
-				err := o.sendOne(ctx, sess, batch[i])
-				switch {
-				case err == nil:
-					delivered.Add(1)
-				case outputs.IsRetryable(err):
-					failing.Add(1)
+				j := min(i+int(depth), len(batch))
+				if sess == nil || j-i == 1 {
+					errs[i] = o.sendOne(ctx, sess, batch[i])
+				} else {
+					o.sendPipelined(ctx, sess, &pipe, batch[i:j], errs[i:j])
 				}
-				errs[i] = err
+				whole := true
+				for _, err := range errs[i:j] {
+					switch {
+					case err == nil:
+						delivered.Add(1)
+					case outputs.IsRetryable(err):
+						failing.Add(1)
+						whole = false
+					}
+				}
+				if whole {
+					if depth < o.depthMax.Load() {
+						o.depth.CompareAndSwap(depth, min(2*depth, o.depthMax.Load()))
+					}
+				} else {
+					o.depth.Store(1)
+				}
 			}
 		}()
 	}
@@ -182,6 +211,55 @@ func (o *Output) sendOne(ctx context.Context, sess *rawSession, m outputs.Messag
 	}
 	o.oneHint.Store(int64(len(b)))
 	return o.postVia(ctx, sess, b)
+}
+
+// pipeline is a Send goroutine's buffers for sendPipelined, reused from one
+// run of requests to the next.
+type pipeline struct {
+	buf    []byte   // the bodies, encoded one after the other
+	bodies [][]byte // slices of buf
+	idx    []int    // bodies[k] is the alert at idx[k] of the run
+	ends   []int    // where each body ends in buf
+	errs   []error
+}
+
+// sendPipelined posts run's alerts, one request each, written together on
+// sess's connection (HTTP/1.1 pipelining); errs[k] is run[k]'s result.
+func (o *Output) sendPipelined(ctx context.Context, sess *rawSession, p *pipeline, run []outputs.Message, errs []error) {
+	p.buf, p.bodies, p.idx, p.ends = p.buf[:0], p.bodies[:0], p.idx[:0], p.ends[:0]
+	for k, m := range run {
+		start := len(p.buf)
+		var err error
+		if p.buf, err = o.appendBody(p.buf, m); err != nil {
+			p.buf = p.buf[:start]
+			errs[k] = outputs.Permanent(fmt.Errorf("webhook: %w", err))
+			continue
+		}
+		p.ends = append(p.ends, len(p.buf))
+		p.idx = append(p.idx, k)
+	}
+	start := 0
+	for _, end := range p.ends { // slices of p.buf once it stopped growing
+		p.bodies = append(p.bodies, p.buf[start:end])
+		start = end
+	}
+	if len(p.bodies) == 0 {
+		return
+	}
+	p.errs = slices.Grow(p.errs[:0], len(p.bodies))[:len(p.bodies)]
+	if sess.postAll(p.bodies, p.errs, httpout.Classify) && o.depthMax.Swap(1) > 1 {
+		o.depth.Store(1)
+		o.log.Warn("webhook: the endpoint left a pipelined request unanswered after answering the one before it on the same connection; sending one request per connection at a time from now on (set pipeline: 1 to skip pipelining)",
+			"address", httpout.RedactURL(o.cfg.Address))
+	}
+	for k, err := range p.errs {
+		if errors.Is(err, errRedirect) {
+			err = o.postNet(ctx, p.bodies[k])
+		} else if err != nil {
+			err = o.redact.Error(fmt.Errorf("webhook: %w", err))
+		}
+		errs[p.idx[k]] = err
+	}
 }
 
 // newProto builds the request template, or nil when the address does not
@@ -222,6 +300,11 @@ func (o *Output) postVia(ctx context.Context, sess *rawSession, body []byte) err
 			return nil
 		}
 	}
+	return o.postNet(ctx, body)
+}
+
+// postNet posts body through net/http.
+func (o *Output) postNet(ctx context.Context, body []byte) error {
 	var req *http.Request
 	if o.proto != nil {
 		// A shallow copy shares the URL and the header map, which the

@@ -123,6 +123,7 @@ func TestConfigErrors(t *testing.T) {
 		{"mtls without cert", Config{Address: "https://x", MutualTLS: true}, "mutualtls"},
 		{"cert without key", Config{Address: "https://x", TLS: httpoutTLS("c", "")}, "together"},
 		{"missing ca", Config{Address: "https://x", CheckCert: &f, TLS: httpoutCA(filepath.Join(dir, "none.pem"))}, "ca_file"},
+		{"pipeline", Config{Address: "http://x", Pipeline: 65}, "pipeline must be between 1 and 64"},
 		{"header file", Config{Address: "http://x", CustomHeadersFile: map[string]string{"Authorization": filepath.Join(dir, "none")}}, "customheaders_file"},
 	}
 	for _, c := range cases {
@@ -132,7 +133,7 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 	c := Config{Address: "http://x"}
-	if err := c.Validate(); err != nil || c.Method != "POST" || c.Timeout.String() != "10s" || c.Concurrency != 8 {
+	if err := c.Validate(); err != nil || c.Method != "POST" || c.Timeout.String() != "10s" || c.Concurrency != 8 || c.Pipeline != 8 {
 		t.Errorf("defaults: %+v %v", c, err)
 	}
 }
@@ -211,6 +212,21 @@ func TestStalledEndpointStopsBatch(t *testing.T) {
 	}
 	if notTried != n-tried {
 		t.Errorf("%d alerts marked not attempted, want %d", notTried, n-tried)
+	}
+
+	// After a healthy run the output pipelines: the first failing batch
+	// gets at most one pipelined run per connection, the next one request
+	// per connection at a time again.
+	requests.Store(0)
+	o.depth.Store(int64(o.cfg.Pipeline))
+	_ = o.Send(context.Background(), outputtest.Alerts(0, n))
+	if tried, most := int(requests.Load()), 2*conc*o.cfg.Pipeline; tried > most {
+		t.Errorf("%d requests for a failing batch after pipelining, want at most %d", tried, most)
+	}
+	requests.Store(0)
+	_ = o.Send(context.Background(), outputtest.Alerts(0, n))
+	if tried := int(requests.Load()); tried < conc || tried > 2*conc {
+		t.Errorf("%d requests for the next batch, want %d..%d", tried, conc, 2*conc)
 	}
 }
 
