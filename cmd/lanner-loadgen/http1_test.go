@@ -90,7 +90,8 @@ func TestStartLines(t *testing.T) {
 // against the lean sink: each side speaks HTTP/1.1 as the standard library
 // reads it. The server's answers cycle through what the senders must
 // handle: 200, 200 with Connection: close, 503 (a pause), a chunked 200 and
-// a 202 (neither accepted nor refused).
+// a 202 (neither accepted nor refused). The senders are spread over two
+// pollers, whose counts add up.
 func TestSendersAgainstNetHTTP(t *testing.T) {
 	var mu sync.Mutex
 	var seen, bad int
@@ -117,7 +118,7 @@ func TestSendersAgainstNetHTTP(t *testing.T) {
 	}))
 	defer srv.Close()
 	gen := &generator{}
-	c, err := runSenders(context.Background(), strings.TrimPrefix(srv.URL, "http://"), 3, gen.appendAlert,
+	c, err := runSenderLoops(context.Background(), strings.TrimPrefix(srv.URL, "http://"), 3, 2, gen.appendAlert,
 		time.Now().Add(300*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func TestSendersStopOnContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	gen := &generator{}
-	c, err := runSenders(ctx, ln.Addr().String(), 2, gen.appendAlert, time.Now().Add(time.Hour))
+	c, err := runSenderLoops(ctx, ln.Addr().String(), 2, 2, gen.appendAlert, time.Now().Add(time.Hour))
 	if !errors.Is(err, context.DeadlineExceeded) || c.accepted != 0 {
 		t.Fatalf("counts %+v, err %v", c, err)
 	}

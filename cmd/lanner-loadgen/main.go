@@ -37,6 +37,7 @@ type options struct {
 	keep        bool
 	httpFor     time.Duration
 	clients     int
+	loops       int
 	grpcFor     time.Duration
 	streams     int
 	batch       int
@@ -60,6 +61,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (router logs, data) for inspection")
 	flag.DurationVar(&o.httpFor, "http-duration", 10*time.Second, "phase 1: how long to POST single alerts")
 	flag.IntVar(&o.clients, "clients", 64, "phase 1: concurrent keep-alive HTTP clients")
+	flag.IntVar(&o.loops, "client-loops", 2, "phase 1: pollers the clients are spread over, each on its own thread (independent senders answer in parallel, not one after another)")
 	flag.DurationVar(&o.grpcFor, "grpc-duration", 10*time.Second, "phase 2: how long to stream gRPC batches")
 	flag.IntVar(&o.streams, "streams", 4, "phase 2 and 3: concurrent gRPC streams")
 	flag.IntVar(&o.batch, "batch", 1000, "phase 2 and 3: alerts per gRPC batch")

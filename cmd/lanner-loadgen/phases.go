@@ -129,7 +129,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	base := sk.unique()
 	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
 	start := time.Now()
-	counts, sendErr := runSenders(ctx, rt.httpAddr, o.clients, gen.appendAlert, start.Add(o.httpFor))
+	counts, sendErr := runSenderLoops(ctx, rt.httpAddr, o.clients, o.loops, gen.appendAlert, start.Add(o.httpFor))
 	if sendErr != nil {
 		return res, sendErr
 	}
@@ -297,12 +297,14 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 		return res, fmt.Errorf("grpc: %w", err)
 	}
 	ingestCPU := rt.cpu() - cpu0
+	deliveredMeanwhile := sk.unique() - base
 	err = measureDelivery(ctx, sk, &res, base, start, o)
 	res.routerCPU = rt.cpu() - cpu0
 	res.selfCPU = selfCPU() - self0
 	res.faults = rt.faults() - flt0
 	_, res.peakRSS = rt.memory()
-	res.note = fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
+	res.note = fmt.Sprintf("delivered while ingesting: %d alerts (%.0f/s)\n  ", deliveredMeanwhile, float64(deliveredMeanwhile)/res.ingestDur.Seconds()) +
+		fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
 		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
 		float64(res.ingested)/max(ingestCPU.Seconds(), 0.001))
 	return res, err

@@ -59,6 +59,38 @@ const (
 	watchOut = watchIn | unix.EPOLLOUT
 )
 
+// runSenderLoops spreads n senders over loops pollers, each run by a
+// goroutine of its own: senders on one poller take their turns one after
+// another, which for a group of answers arriving together adds the others'
+// turns to each one's next request, where independent senders (Falco on
+// many nodes) would answer in parallel.
+func runSenderLoops(ctx context.Context, addr string, n, loops int, gen func([]byte) []byte, deadline time.Time) (senderCounts, error) {
+	loops = max(min(loops, n), 1)
+	type result struct {
+		c   senderCounts
+		err error
+	}
+	results := make(chan result, loops)
+	for i := range loops {
+		k := n/loops + map[bool]int{true: 1}[i < n%loops]
+		go func() { // owned here: its result is always received below
+			c, err := runSenders(ctx, addr, k, gen, deadline)
+			results <- result{c, err}
+		}()
+	}
+	var total senderCounts
+	var errs []error
+	for range loops {
+		r := <-results
+		total.accepted += r.c.accepted
+		total.refused += r.c.refused
+		total.failures += r.c.failures
+		total.acks = append(total.acks, r.c.acks...)
+		errs = append(errs, r.err)
+	}
+	return total, errors.Join(errs...)
+}
+
 // runSenders posts until deadline (and the answers to requests already sent
 // are in), ctx ends, or stuck requests pass deadline+30s.
 func runSenders(ctx context.Context, addr string, n int, gen func([]byte) []byte, deadline time.Time) (senderCounts, error) {
