@@ -305,8 +305,8 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("delivered while ingesting: %d alerts (%.0f/s)\n  ", deliveredMeanwhile, float64(deliveredMeanwhile)/res.ingestDur.Seconds()) +
 		fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
-		ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
-		float64(res.ingested)/max(ingestCPU.Seconds(), 0.001))
+			ingestCPU.Round(10*time.Millisecond), float64(ingestCPU.Microseconds())/float64(max(res.ingested, 1)),
+			float64(res.ingested)/max(ingestCPU.Seconds(), 0.001))
 	return res, err
 }
 
