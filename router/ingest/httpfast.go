@@ -609,6 +609,7 @@ func (r *reactor) submit(g *fastGroup) {
 			continue
 		}
 		l.served.Add(1)
+		r.m.FastLatency.Observe(now.Sub(q.t0).Seconds())
 		n, werr := unix.Write(q.c.fd, out)
 		switch {
 		case werr != nil && !errors.Is(werr, unix.EAGAIN):

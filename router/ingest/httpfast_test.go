@@ -623,6 +623,13 @@ func TestFastListenerPipelined(t *testing.T) {
 	if h := hist.GetHistogram(); h.GetSampleCount() != 4 || h.GetSampleSum() != 4 {
 		t.Errorf("groups: %d, requests %v; want 4 and 4", h.GetSampleCount(), h.GetSampleSum())
 	}
+	// Every answer's wait is timed, the 400's too.
+	if err := m.FastLatency.Write(&hist); err != nil {
+		t.Fatal(err)
+	}
+	if h := hist.GetHistogram(); h.GetSampleCount() != 4 || h.GetSampleSum() <= 0 {
+		t.Errorf("request times: %d samples, sum %v; want 4, positive", h.GetSampleCount(), h.GetSampleSum())
+	}
 }
 
 // A client that does not read its answers while it pipelines requests:

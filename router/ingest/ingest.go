@@ -78,6 +78,7 @@ type Metrics struct {
 	// The HTTP fast path (FastListener).
 	FastConnections prometheus.Gauge     // connections it serves
 	FastGroup       prometheus.Histogram // requests per Submit
+	FastLatency     prometheus.Histogram // seconds from a request's first byte to its answer
 	FastHandoffs    prometheus.Counter   // connections handed to net/http
 }
 
@@ -101,13 +102,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Requests the HTTP fast path queued with one durable commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 … 1024 (fastMaxGroup)
 		}),
+		FastLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lanner_ingest_http_fast_request_seconds",
+			Help:    "Time from a request's first byte to its answer on the HTTP fast path: how long a sender waits for its alert to be queued durably.",
+			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14), // 100µs … 0.8s
+		}),
 		FastHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_ingest_http_fast_handoffs_total",
 			Help: "Connections the HTTP fast path handed to the general HTTP server (another endpoint, encoding, or size).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Alerts, m.FastConnections, m.FastGroup, m.FastHandoffs)
+		reg.MustRegister(m.Requests, m.Alerts, m.FastConnections, m.FastGroup, m.FastLatency, m.FastHandoffs)
 	}
 	return m
 }
