@@ -44,6 +44,7 @@ bench: bench-rules bench-router bench-outputs ## all benchmarks (bench-agent nee
 
 bench-router: ## router load test: HTTP + gRPC ingest, webhook sink, stall and recovery (both webhook modes, 64 and 256 HTTP senders)
 	$(GO) run ./cmd/lanner-loadgen
+	$(GO) run ./cmd/lanner-loadgen -skip grpc,backlog -clients 256
 	$(GO) run ./cmd/lanner-loadgen -webhook-batch -skip backlog
 	$(GO) run ./cmd/lanner-loadgen -webhook-batch -skip grpc,backlog -clients 256
 
