@@ -133,7 +133,7 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		return o.post(ctx, buf)
 	}
 	if len(batch) == 1 {
-		return o.sendOne(ctx, nil, batch[0])
+		return o.sendOne(ctx, batch[0])
 	}
 	// Concurrency workers take the alerts in order, rather than a goroutine
 	// per alert: fewer goroutine starts and wake-ups per alert.
@@ -169,8 +169,8 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 					return
 				}
 				j := min(i+int(depth), len(batch))
-				if sess == nil || j-i == 1 {
-					errs[i] = o.sendOne(ctx, sess, batch[i])
+				if sess == nil { // net/http: depth is 1
+					errs[i] = o.sendOne(ctx, batch[i])
 				} else {
 					o.sendPipelined(ctx, sess, &pipe, batch[i:j], errs[i:j])
 				}
@@ -201,8 +201,8 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 	return combine(errs)
 }
 
-// sendOne posts one alert, through sess when it is not nil.
-func (o *Output) sendOne(ctx context.Context, sess *rawSession, m outputs.Message) error {
+// sendOne posts one alert.
+func (o *Output) sendOne(ctx context.Context, m outputs.Message) error {
 	// Sized from the last body: one allocation instead of a chain of
 	// regrowths from empty. Not pooled, as in batch mode.
 	b, err := o.appendBody(make([]byte, 0, o.oneHint.Load()+256), m)
@@ -210,7 +210,7 @@ func (o *Output) sendOne(ctx context.Context, sess *rawSession, m outputs.Messag
 		return outputs.Permanent(fmt.Errorf("webhook: %w", err))
 	}
 	o.oneHint.Store(int64(len(b)))
-	return o.postVia(ctx, sess, b)
+	return o.post(ctx, b)
 }
 
 // pipeline is a Send goroutine's buffers for sendPipelined, reused from one
@@ -253,12 +253,7 @@ func (o *Output) sendPipelined(ctx context.Context, sess *rawSession, p *pipelin
 			"address", httpout.RedactURL(o.cfg.Address))
 	}
 	for k, err := range p.errs {
-		if errors.Is(err, errRedirect) {
-			err = o.postNet(ctx, p.bodies[k])
-		} else if err != nil {
-			err = o.redact.Error(fmt.Errorf("webhook: %w", err))
-		}
-		errs[p.idx[k]] = err
+		errs[p.idx[k]] = o.rawResult(ctx, p.bodies[k], err)
 	}
 }
 
@@ -283,24 +278,27 @@ func (o *Output) setHeaders(h http.Header) {
 
 func (o *Output) post(ctx context.Context, body []byte) error { return o.postVia(ctx, nil, body) }
 
-// postVia posts body through sess, or the raw client, or net/http: the raw
-// client hands a redirect to net/http to follow.
+// postVia posts body through sess, or the raw client, or net/http.
 func (o *Output) postVia(ctx context.Context, sess *rawSession, body []byte) error {
-	if o.raw != nil {
-		var err error
-		if sess != nil {
-			err = sess.post(body, httpout.Classify)
-		} else {
-			err = o.raw.post(ctx, body, httpout.Classify)
-		}
-		if !errors.Is(err, errRedirect) {
-			if err != nil {
-				return o.redact.Error(fmt.Errorf("webhook: %w", err))
-			}
-			return nil
-		}
+	switch {
+	case sess != nil:
+		return o.rawResult(ctx, body, sess.post(body, httpout.Classify))
+	case o.raw != nil:
+		return o.rawResult(ctx, body, o.raw.post(ctx, body, httpout.Classify))
 	}
 	return o.postNet(ctx, body)
+}
+
+// rawResult turns the raw client's result for body into the output's: a
+// redirect is followed by net/http, an error is wrapped and redacted.
+func (o *Output) rawResult(ctx context.Context, body []byte, err error) error {
+	switch {
+	case errors.Is(err, errRedirect):
+		return o.postNet(ctx, body)
+	case err != nil:
+		return o.redact.Error(fmt.Errorf("webhook: %w", err))
+	}
+	return nil
 }
 
 // postNet posts body through net/http.
