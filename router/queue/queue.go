@@ -147,6 +147,12 @@ func Open(o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("queue: metrics: %w", err)
 	}
+	if h := db.Metrics().LogWriter.FsyncLatency; h != nil {
+		if err := o.Registerer.Register(newWALSyncCollector(h)); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("queue: metrics: %w", err)
+		}
+	}
 	scratch := dedupScratchDir(o.Dir)
 	if s.window > 0 {
 		if s.ddb, err = openDedupDB(dedupDir(o.Dir), scratch, o, log); err != nil {

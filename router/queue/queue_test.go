@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -625,9 +626,25 @@ func TestMetricsAndOutputs(t *testing.T) {
 		names[mf.GetName()] = true
 	}
 	for _, n := range []string{"lanner_output_delivered_total", "lanner_output_queue_depth", "lanner_output_queue_bytes",
-		"lanner_output_delivery_latency_seconds", "lanner_queue_enqueue_seconds"} {
+		"lanner_output_delivery_latency_seconds", "lanner_queue_enqueue_seconds", "lanner_queue_wal_fsync_seconds"} {
 		if !names[n] {
 			t.Errorf("metric %s missing", n)
+		}
+	}
+	// The WAL's fsyncs, in seconds on the exported bounds: each enqueue
+	// above waited for one.
+	for _, mf := range mfs {
+		if mf.GetName() != "lanner_queue_wal_fsync_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		var bounds []float64
+		for _, b := range h.GetBucket() {
+			bounds = append(bounds, b.GetUpperBound())
+		}
+		if h.GetSampleCount() < 2 || h.GetSampleSum() <= 0 || h.GetSampleSum() > 10*float64(h.GetSampleCount()) ||
+			len(bounds) != len(walSyncBounds) || !slices.IsSorted(bounds) || bounds[0] < 99e-6 || bounds[0] > 101e-6 {
+			t.Errorf("wal fsync histogram: %d samples, sum %v s, bounds %v", h.GetSampleCount(), h.GetSampleSum(), bounds)
 		}
 	}
 	if v := metricValue(s.m.delivered.WithLabelValues("m")); v != 2 {
