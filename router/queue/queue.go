@@ -204,10 +204,12 @@ func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 		Logger:                   pebbleLogger{log},
 		EventListener:            writeStallListener(m, log),
 		FormatMajorVersion:       pebble.FormatNewest,
-		// Syncs requested within 250µs of the last one wait for it to pass,
-		// so each fsync covers more concurrent commits (measured: ~10% less
-		// CPU per single-alert Enqueue); an isolated commit is not delayed.
-		WALMinSyncInterval: func() time.Duration { return 250 * time.Microsecond },
+		// No WALMinSyncInterval: a pause after each fsync let the next one
+		// cover more commits (~10% less CPU per single-alert Enqueue when
+		// delivery cost twice what it does now), but it adds to every
+		// waiting ack, and 64 single-alert senders are bound by that wait:
+		// without it +2–9% alerts/s in 5 of 5 pairs, the same CPU per alert
+		// with 256 senders (BENCHMARKS.md, session 8).
 	}
 	po.EnsureDefaults()
 	return po
