@@ -39,6 +39,7 @@ type behaviour struct {
 	silentClose   bool // close without saying so in the last answer
 	dropPipelined bool // discard bytes that arrived with a request, as a server reading once per request
 	status        func(marker string) int
+	bigAnswer     string // this marker's answer carries a body too large to read past
 }
 
 var markerRE = regexp.MustCompile(`lanner-conf-\d{5}`)
@@ -78,7 +79,11 @@ func (ps *pipelineServer) serve(c net.Conn, br *bufio.Reader, body string) {
 			status = ps.status(marker)
 		}
 		closing := ps.closeEvery > 0 && n%ps.closeEvery == 0
-		head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Length: 0\r\n", status, http.StatusText(status))
+		var answerBody string
+		if marker != "" && marker == ps.bigAnswer {
+			answerBody = strings.Repeat("x", 100<<10)
+		}
+		head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Length: %d\r\n", status, http.StatusText(status), len(answerBody))
 		if status == http.StatusTemporaryRedirect {
 			head += "Location: /moved\r\n"
 		}
@@ -88,7 +93,7 @@ func (ps *pipelineServer) serve(c net.Conn, br *bufio.Reader, body string) {
 		if status < 300 {
 			ps.count(body)
 		}
-		if _, err := io.WriteString(c, head+"\r\n"); err != nil || closing {
+		if _, err := io.WriteString(c, head+"\r\n"+answerBody); err != nil || closing {
 			return
 		}
 		req, err := http.ReadRequest(br)
@@ -189,6 +194,39 @@ func TestPipelinedSend(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An answer too large to read past (a 422 with 100 KiB of explanation)
+// ends the connection: that alert gets its verdict, the ones written after
+// it on the connection fail retryably, not with its verdict.
+func TestPipelinedAnswerTooLarge(t *testing.T) {
+	ps := newPipelineServer(t, behaviour{
+		status: func(m string) int {
+			if m == outputtest.Marker(3) {
+				return http.StatusUnprocessableEntity
+			}
+			return http.StatusOK
+		},
+		bigAnswer: outputtest.Marker(3),
+	})
+	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1}, outputs.Deps{})
+	o.depth.Store(8)
+	err := o.Send(context.Background(), outputtest.Alerts(0, 8))
+	var pe *outputs.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Send: %v, want a partial error", err)
+	}
+	for i := range 8 {
+		e := pe.Failed[i]
+		switch {
+		case i < 3 && e != nil:
+			t.Errorf("alert %d: %v, want delivered", i, e)
+		case i == 3 && (e == nil || outputs.IsRetryable(e) || !strings.Contains(e.Error(), "422")):
+			t.Errorf("alert 3: %v, want its 422", e)
+		case i > 3 && (e == nil || !outputs.IsRetryable(e)):
+			t.Errorf("alert %d: %v, want retryable", i, e)
+		}
 	}
 }
 

@@ -414,6 +414,11 @@ func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.R
 // it said it would, before answering this pipelined request.
 var errUnanswered = errors.New("connection closed by the server before this request's answer")
 
+// errConnectionEnded: an earlier answer on the connection could not be read
+// to its end (over 64 KiB, or the connection failed partway), so the
+// answers after it cannot be found.
+var errConnectionEnded = errors.New("connection ended after an earlier answer, before this request's answer")
+
 // roundTrip writes the requests and reads their answers into errs; it
 // returns how many were answered, and whether the connection is clean for
 // the next request: nothing left unread, since bytes a server sent past its
@@ -455,31 +460,39 @@ func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh
 			errs[i] = nil
 			continue
 		}
-		ok, closing, err := rc.readAnswer(cn, classify)
+		got, ok, closing, err := rc.readAnswer(cn, classify)
 		errs[i] = err
-		if !ok {
-			// The connection ends here: the requests after this one were
-			// not answered.
-			rest := err
-			if closing {
-				rest = errUnanswered
-			}
-			for j := i + 1; j < len(bodies); j++ {
-				errs[j] = rest
-			}
-			if closing {
-				return i + 1, false
-			}
-			return i, false
+		if ok {
+			continue
 		}
+		// The connection ends here: the requests after this one get no
+		// answer. Not processed if the server said it closes; otherwise
+		// their fate is unknown, which a retry covers.
+		rest := err // the connection's own error, if no answer came
+		switch {
+		case closing:
+			rest = errUnanswered
+		case got && cn.writeErr != nil:
+			rest = classify(nil, cn.writeErr)
+		case got:
+			rest = errConnectionEnded
+		}
+		for j := i + 1; j < len(bodies); j++ {
+			errs[j] = rest
+		}
+		if got {
+			return i + 1, false
+		}
+		return i, false
 	}
 	return len(bodies), cn.writeErr == nil && cn.br.Buffered() == 0
 }
 
-// readAnswer reads an answer that fastAnswer did not take. ok: the
+// readAnswer reads an answer that fastAnswer did not take. got: an answer
+// came (err is its verdict; otherwise the connection's error); ok: the
 // connection can carry the answer to the next request; closing: the answer
 // was whole and said the server closes the connection after it.
-func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error) error) (ok, closing bool, err error) {
+func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error) error) (got, ok, closing bool, err error) {
 	// Still set if the read failed before its wait (a deadline, a closed
 	// connection): not sent, and the read's error is the answer.
 	cn.request = nil
@@ -491,7 +504,7 @@ func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error
 			if writeErr != nil {
 				err = writeErr
 			}
-			return false, false, classify(nil, err)
+			return false, false, false, classify(nil, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
@@ -511,7 +524,7 @@ func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error
 		err = classify(resp, nil)
 	}
 	whole, keep := drain(resp)
-	return writeErr == nil && whole && keep, whole && !keep, err
+	return true, writeErr == nil && whole && keep, whole && !keep, err
 }
 
 // drain reads what is left of the answer (bounded, as httpout.DrainClose):

@@ -247,6 +247,7 @@ func (o *Output) sendPipelined(ctx context.Context, sess *rawSession, p *pipelin
 		return
 	}
 	p.errs = slices.Grow(p.errs[:0], len(p.bodies))[:len(p.bodies)]
+	clear(p.errs)
 	if sess.postAll(p.bodies, p.errs, httpout.Classify) && o.depthMax.Swap(1) > 1 {
 		o.depth.Store(1)
 		o.log.Warn("webhook: the endpoint left a pipelined request unanswered after answering the one before it on the same connection; sending one request per connection at a time from now on (set pipeline: 1 to skip pipelining)",
