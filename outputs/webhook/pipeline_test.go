@@ -39,7 +39,8 @@ type behaviour struct {
 	silentClose   bool // close without saying so in the last answer
 	dropPipelined bool // discard bytes that arrived with a request, as a server reading once per request
 	status        func(marker string) int
-	bigAnswer     string // this marker's answer carries a body too large to read past
+	bigAnswer     string        // this marker's answer carries a body too large to read past
+	delay         time.Duration // before each answer
 }
 
 var markerRE = regexp.MustCompile(`lanner-conf-\d{5}`)
@@ -93,6 +94,7 @@ func (ps *pipelineServer) serve(c net.Conn, br *bufio.Reader, body string) {
 		if status < 300 {
 			ps.count(body)
 		}
+		time.Sleep(ps.delay)
 		if _, err := io.WriteString(c, head+"\r\n"+answerBody); err != nil || closing {
 			return
 		}
@@ -227,6 +229,20 @@ func TestPipelinedAnswerTooLarge(t *testing.T) {
 		case i > 3 && (e == nil || !outputs.IsRetryable(e)):
 			t.Errorf("alert %d: %v, want retryable", i, e)
 		}
+	}
+}
+
+// The timeout is per request: pipelined requests that a slow server
+// answers one after another each get it from the answer before theirs.
+func TestPipelinedTimeoutPerRequest(t *testing.T) {
+	ps := newPipelineServer(t, behaviour{delay: 100 * time.Millisecond})
+	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1, Timeout: 250 * time.Millisecond}, outputs.Deps{})
+	o.depth.Store(8)
+	if err := o.Send(context.Background(), outputtest.Alerts(0, 5)); err != nil {
+		t.Fatalf("5 answers 100 ms apart, each within the 250 ms timeout: %v", err)
+	}
+	if ps.pipelined.Load() == 0 {
+		t.Error("no request arrived pipelined")
 	}
 }
 

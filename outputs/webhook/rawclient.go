@@ -392,7 +392,20 @@ func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.R
 		s.drop(false)
 		return fail(classify(nil, err))
 	}
-	answered, reuse := rc.roundTrip(cn, bodies, errs, now.Sub(cn.idleSince) < rawFresh, classify)
+	// Each answer gets the timeout from the one before it: a server answers
+	// pipelined requests one after another, and the timeout is per request.
+	ctxDeadline, hasCtxDeadline := s.ctx.Deadline()
+	extend := func() {
+		d := time.Now().Add(rc.timeout)
+		if hasCtxDeadline && ctxDeadline.Before(d) {
+			d = ctxDeadline
+		}
+		_ = cn.c.SetDeadline(d)
+		if s.ctx.Err() != nil { // the cancellation may have set its deadline just before
+			_ = cn.c.SetDeadline(aLongTimeAgo)
+		}
+	}
+	answered, reuse := rc.roundTrip(cn, bodies, errs, now.Sub(cn.idleSince) < rawFresh, extend, classify)
 	if err := s.ctx.Err(); err != nil { // cancelled meanwhile: the deadline may be poisoned
 		s.drop(false)
 		for i, e := range errs {
@@ -424,8 +437,9 @@ var errConnectionEnded = errors.New("connection ended after an earlier answer, b
 // the next request: nothing left unread, since bytes a server sent past its
 // answers would be read as the next one's (so a request starts on an empty
 // buffer, and its first read is rawConn.Read). fresh: the connection was
-// answered within rawFresh (see there).
-func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh bool, classify func(*http.Response, error) error) (answered int, reuse bool) {
+// answered within rawFresh (see there). extend restarts the timeout before
+// waiting for an answer after the first.
+func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh bool, extend func(), classify func(*http.Response, error) error) (answered int, reuse bool) {
 	cn.buf = cn.buf[:0]
 	size := 0
 	for _, body := range bodies {
@@ -456,6 +470,9 @@ func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh
 		cn.buf = nil
 	}
 	for i := range bodies {
+		if i > 0 && cn.br.Buffered() == 0 {
+			extend()
+		}
 		if cn.writeErr == nil && fastAnswer(cn.br) {
 			errs[i] = nil
 			continue
