@@ -273,27 +273,43 @@ func TestPipelinedSilentClose(t *testing.T) {
 }
 
 // A server that loses requests arriving together with another (it reads
-// once per request): the lost request times out, the output stops
-// pipelining and says so once, and later batches are delivered.
+// once per request): the lost requests time out, and after maxStalls such
+// runs in a row the output stops pipelining, says so once, and later
+// batches are delivered.
 func TestPipelinedRequestsLost(t *testing.T) {
 	ps := newPipelineServer(t, behaviour{dropPipelined: true})
 	logs := &outputtest.LogBuffer{}
 	// Pipeline 2 keeps the two requests inside one read of the server.
-	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1, Pipeline: 2, Timeout: 300 * time.Millisecond},
+	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1, Pipeline: 2, Timeout: 200 * time.Millisecond},
 		outputs.Deps{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	err := o.Send(context.Background(), outputtest.Alerts(0, 6))
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		var pe *outputs.PartialError
-		if !errors.As(err, &pe) || len(pe.Failed) == 0 {
-			t.Fatalf("first Send: %v, want a timeout", err)
+	for i := 0; o.depthMax.Load() > 1; i++ {
+		if i == 2*maxStalls {
+			t.Fatalf("pipelining still on after %d batches; log: %s", i, logs.String())
+		}
+		if err := o.Send(context.Background(), outputtest.Alerts(100*i, 3)); err == nil {
+			t.Fatalf("batch %d delivered whole", i)
 		}
 	}
-	if o.depthMax.Load() != 1 || !strings.Contains(logs.String(), "pipeline: 1") {
-		t.Fatalf("pipelining still on (max depth %d); log: %s", o.depthMax.Load(), logs.String())
+	if got := o.stalls.Load(); got != maxStalls || strings.Count(logs.String(), "pipeline: 1") != 1 {
+		t.Fatalf("%d stalls; log: %s", got, logs.String())
 	}
-	if err := o.Send(context.Background(), outputtest.Alerts(10, 6)); err != nil {
+	if err := o.Send(context.Background(), outputtest.Alerts(1000, 6)); err != nil {
 		t.Fatalf("Send after pipelining stopped: %v", err)
+	}
+}
+
+// A slow answer now and then is not a lost request: a pipelined run
+// delivered whole starts the count of stalls over.
+func TestPipelineStallsReset(t *testing.T) {
+	ps := newPipelineServer(t, behaviour{})
+	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1}, outputs.Deps{})
+	o.stalls.Store(maxStalls - 1)
+	o.depth.Store(4)
+	if err := o.Send(context.Background(), outputtest.Alerts(0, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.stalls.Load(); got != 0 {
+		t.Fatalf("%d stalls after a pipelined run delivered whole, want 0", got)
 	}
 }
 

@@ -46,7 +46,16 @@ type Output struct {
 	// to 1, so an endpoint in trouble gets one request per connection at a
 	// time, as without pipelining.
 	depth, depthMax atomic.Int64
+	// stalls counts pipelined runs in a row whose answers stopped coming
+	// after an earlier one came (see sendPipelined).
+	stalls atomic.Int64
 }
+
+// maxStalls pipelined runs in a row that stall, with no pipelined run
+// delivered whole between them, turn pipelining off: the endpoint loses
+// requests that arrive together. One is not enough, as a slow answer
+// looks the same.
+const maxStalls = 3
 
 // New validates c and builds the output.
 func New(c Config, d outputs.Deps) (*Output, error) {
@@ -248,10 +257,13 @@ func (o *Output) sendPipelined(ctx context.Context, sess *rawSession, p *pipelin
 	}
 	p.errs = slices.Grow(p.errs[:0], len(p.bodies))[:len(p.bodies)]
 	clear(p.errs)
-	if sess.postAll(p.bodies, p.errs, httpout.Classify) && o.depthMax.Swap(1) > 1 {
+	switch stalled := sess.postAll(p.bodies, p.errs, httpout.Classify); {
+	case stalled && o.stalls.Add(1) >= maxStalls && o.depthMax.Swap(1) > 1:
 		o.depth.Store(1)
-		o.log.Warn("webhook: the endpoint left a pipelined request unanswered after answering the one before it on the same connection; sending one request per connection at a time from now on (set pipeline: 1 to skip pipelining)",
+		o.log.Warn("webhook: the endpoint left pipelined requests unanswered after answering the one before them on the same connection, several times in a row; sending one request per connection at a time from now on (set pipeline: 1 to skip pipelining)",
 			"address", httpout.RedactURL(o.cfg.Address))
+	case !stalled && len(p.bodies) > 1 && !slices.ContainsFunc(p.errs, func(err error) bool { return err != nil }):
+		o.stalls.Store(0)
 	}
 	for k, err := range p.errs {
 		errs[p.idx[k]] = o.rawResult(ctx, p.bodies[k], err)
