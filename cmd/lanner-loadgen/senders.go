@@ -72,7 +72,10 @@ func runSenderLoops(ctx context.Context, addr string, n, loops int, gen func([]b
 	}
 	results := make(chan result, loops)
 	for i := range loops {
-		k := n/loops + map[bool]int{true: 1}[i < n%loops]
+		k := n / loops
+		if i < n%loops {
+			k++
+		}
 		go func() { // owned here: its result is always received below
 			c, err := runSenders(ctx, addr, k, gen, deadline)
 			results <- result{c, err}
