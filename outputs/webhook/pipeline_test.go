@@ -199,6 +199,36 @@ func TestPipelinedSend(t *testing.T) {
 	}
 }
 
+// net/http's own server (falcosidekick's, and most Go receivers') reads
+// pipelined requests one after another: every alert arrives once.
+func TestPipelinedToNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[markerRE.FindString(string(b))]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	const n = 200
+	o := newOutput(t, Config{Address: srv.URL, Concurrency: 3}, outputs.Deps{})
+	o.depth.Store(8)
+	if err := o.Send(context.Background(), outputtest.Alerts(0, n)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range n {
+		if seen[outputtest.Marker(i)] != 1 {
+			t.Fatalf("alert %d arrived %d times", i, seen[outputtest.Marker(i)])
+		}
+	}
+	if o.depth.Load() != 8 {
+		t.Errorf("depth %d after a healthy batch, want 8", o.depth.Load())
+	}
+}
+
 // An answer too large to read past (a 422 with 100 KiB of explanation)
 // ends the connection: that alert gets its verdict, the ones written after
 // it on the connection fail retryably, not with its verdict.
