@@ -229,6 +229,20 @@ func TestPipelinedToNetHTTP(t *testing.T) {
 	}
 }
 
+// sendPartial sends n alerts in pipelined runs of 8 on one connection and
+// wants some of them to fail.
+func sendPartial(t *testing.T, ps *pipelineServer, n int) (*Output, *outputs.PartialError) {
+	t.Helper()
+	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1}, outputs.Deps{})
+	o.depth.Store(8)
+	err := o.Send(context.Background(), outputtest.Alerts(0, n))
+	var pe *outputs.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Send: %v, want a partial error", err)
+	}
+	return o, pe
+}
+
 // An answer too large to read past (a 422 with 100 KiB of explanation)
 // ends the connection: that alert gets its verdict, the ones written after
 // it on the connection fail retryably, not with its verdict.
@@ -242,13 +256,7 @@ func TestPipelinedAnswerTooLarge(t *testing.T) {
 		},
 		bigAnswer: outputtest.Marker(3),
 	})
-	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1}, outputs.Deps{})
-	o.depth.Store(8)
-	err := o.Send(context.Background(), outputtest.Alerts(0, 8))
-	var pe *outputs.PartialError
-	if !errors.As(err, &pe) {
-		t.Fatalf("Send: %v, want a partial error", err)
-	}
+	_, pe := sendPartial(t, ps, 8)
 	for i := range 8 {
 		e := pe.Failed[i]
 		switch {
@@ -281,13 +289,7 @@ func TestPipelinedTimeoutPerRequest(t *testing.T) {
 // and pipelining starts over at one request.
 func TestPipelinedSilentClose(t *testing.T) {
 	ps := newPipelineServer(t, behaviour{closeEvery: 3, silentClose: true})
-	o := newOutput(t, Config{Address: ps.URL, Concurrency: 1}, outputs.Deps{})
-	o.depth.Store(8)
-	err := o.Send(context.Background(), outputtest.Alerts(0, 40))
-	var pe *outputs.PartialError
-	if !errors.As(err, &pe) {
-		t.Fatalf("Send: %v, want a partial error", err)
-	}
+	o, pe := sendPartial(t, ps, 40)
 	for i := range 40 {
 		e, failed := pe.Failed[i]
 		if failed && !outputs.IsRetryable(e) {
