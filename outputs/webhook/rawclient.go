@@ -225,17 +225,12 @@ func (rc *rawClient) get(now time.Time) *rawConn {
 // a non-blocking peek must find no data and no end of stream. (A read with a
 // past deadline would not do: Go fails it before any syscall.)
 func alive(cn *rawConn) bool {
-	sc, ok := cn.c.(syscall.Conn)
-	if !ok || cn.br.Buffered() > 0 {
+	if cn.sc == nil || cn.br.Buffered() > 0 {
 		return false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	ok = false
+	ok := false
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
+	err := cn.sc.Read(func(fd uintptr) bool {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		ok = errors.Is(err, syscall.EAGAIN)
 		return true // never wait
@@ -243,8 +238,8 @@ func alive(cn *rawConn) bool {
 	return err == nil && ok
 }
 
+// put keeps cn for reuse; its idleSince is when its last answer was read.
 func (rc *rawClient) put(cn *rawConn) {
-	cn.idleSince = time.Now()
 	rc.mu.Lock()
 	if rc.closed || len(rc.idle) >= cap(rc.slots) {
 		rc.mu.Unlock()
@@ -367,14 +362,10 @@ func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.R
 	}
 	rc := s.rc
 	now := time.Now()
-	deadline := now.Add(rc.timeout)
-	if d, ok := s.ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
 	if s.cn == nil {
 		cn := rc.get(now)
 		if cn == nil {
-			dctx, cancel := context.WithDeadline(s.ctx, deadline)
+			dctx, cancel := context.WithTimeout(s.ctx, rc.timeout)
 			c, err := rc.dialer.DialContext(dctx, "tcp", rc.addr)
 			cancel()
 			if err != nil {
@@ -388,24 +379,11 @@ func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.R
 		}
 	}
 	cn := s.cn
-	if err := cn.c.SetDeadline(deadline); err != nil {
+	if err := s.arm(cn); err != nil {
 		s.drop(false)
 		return fail(classify(nil, err))
 	}
-	// Each answer gets the timeout from the one before it: a server answers
-	// pipelined requests one after another, and the timeout is per request.
-	ctxDeadline, hasCtxDeadline := s.ctx.Deadline()
-	extend := func() {
-		d := time.Now().Add(rc.timeout)
-		if hasCtxDeadline && ctxDeadline.Before(d) {
-			d = ctxDeadline
-		}
-		_ = cn.c.SetDeadline(d)
-		if s.ctx.Err() != nil { // the cancellation may have set its deadline just before
-			_ = cn.c.SetDeadline(aLongTimeAgo)
-		}
-	}
-	answered, reuse := rc.roundTrip(cn, bodies, errs, now.Sub(cn.idleSince) < rawFresh, extend, classify)
+	answered, reuse := s.roundTrip(cn, bodies, errs, now.Sub(cn.idleSince) < rawFresh, classify)
 	if err := s.ctx.Err(); err != nil { // cancelled meanwhile: the deadline may be poisoned
 		s.drop(false)
 		for i, e := range errs {
@@ -423,6 +401,23 @@ func (s *rawSession) tryAll(bodies [][]byte, errs []error, classify func(*http.R
 	return answered
 }
 
+// arm gives cn the timeout from now (or the context's deadline, if sooner).
+// A cancellation that set cn's deadline just before is not undone: the
+// context is checked after.
+func (s *rawSession) arm(cn *rawConn) error {
+	d := time.Now().Add(s.rc.timeout)
+	if cd, ok := s.ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	if err := cn.c.SetDeadline(d); err != nil {
+		return err
+	}
+	if s.ctx.Err() != nil {
+		return cn.c.SetDeadline(aLongTimeAgo)
+	}
+	return nil
+}
+
 // errUnanswered: the server closed the connection, as an earlier answer on
 // it said it would, before answering this pipelined request.
 var errUnanswered = errors.New("connection closed by the server before this request's answer")
@@ -437,9 +432,11 @@ var errConnectionEnded = errors.New("connection ended after an earlier answer, b
 // the next request: nothing left unread, since bytes a server sent past its
 // answers would be read as the next one's (so a request starts on an empty
 // buffer, and its first read is rawConn.Read). fresh: the connection was
-// answered within rawFresh (see there). extend restarts the timeout before
-// waiting for an answer after the first.
-func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh bool, extend func(), classify func(*http.Response, error) error) (answered int, reuse bool) {
+// answered within rawFresh (see there). Each answer after the first gets
+// the timeout from the one before it: a server answers pipelined requests
+// one after another, and the timeout is per request.
+func (s *rawSession) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh bool, classify func(*http.Response, error) error) (answered int, reuse bool) {
+	rc := s.rc
 	cn.buf = cn.buf[:0]
 	size := 0
 	for _, body := range bodies {
@@ -471,13 +468,13 @@ func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh
 	}
 	for i := range bodies {
 		if i > 0 && cn.br.Buffered() == 0 {
-			extend()
+			_ = s.arm(cn) // an error shows in the read
 		}
 		if cn.writeErr == nil && fastAnswer(cn.br) {
 			errs[i] = nil
 			continue
 		}
-		got, ok, closing, err := rc.readAnswer(cn, classify)
+		got, ok, closing, err := readAnswer(cn, classify)
 		errs[i] = err
 		if ok {
 			continue
@@ -509,7 +506,7 @@ func (rc *rawClient) roundTrip(cn *rawConn, bodies [][]byte, errs []error, fresh
 // came (err is its verdict; otherwise the connection's error); ok: the
 // connection can carry the answer to the next request; closing: the answer
 // was whole and said the server closes the connection after it.
-func (rc *rawClient) readAnswer(cn *rawConn, classify func(*http.Response, error) error) (got, ok, closing bool, err error) {
+func readAnswer(cn *rawConn, classify func(*http.Response, error) error) (got, ok, closing bool, err error) {
 	// Still set if the read failed before its wait (a deadline, a closed
 	// connection): not sent, and the read's error is the answer.
 	cn.request = nil
