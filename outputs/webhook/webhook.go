@@ -158,7 +158,11 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 		return f >= window && f > delivered.Load()
 	}
 	var wg sync.WaitGroup
-	for range min(o.cfg.Concurrency, len(batch)) {
+	// As many goroutines (and connections) as there are runs to send at the
+	// current depth: a surplus one would take a connection slot for nothing.
+	d := o.depth.Load()
+	runs := (int64(len(batch)) + d - 1) / d
+	for range min(int64(o.cfg.Concurrency), runs) {
 		wg.Add(1)
 		go func() { // owned by this Send; ends when the batch is taken
 			defer wg.Done()
