@@ -53,6 +53,7 @@ type GRPC struct {
 	cfg    GRPCConfig
 	counts *alertCounters
 	slots  chan struct{} // one per batch being handled
+	codec  *BatchCodec
 }
 
 // NewGRPC returns the gRPC ingest service; register it with
@@ -70,8 +71,14 @@ func NewGRPC(cfg GRPCConfig) *GRPC {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxGRPCInFlight
 	}
-	return &GRPC{cfg: cfg, counts: cfg.Metrics.forSource(SourceGRPC), slots: make(chan struct{}, cfg.MaxInFlight)}
+	return &GRPC{cfg: cfg, counts: cfg.Metrics.forSource(SourceGRPC), slots: make(chan struct{}, cfg.MaxInFlight),
+		codec: NewBatchCodec()}
 }
+
+// Codec is the server codec to install (grpc.ForceServerCodecV2): it
+// decodes batches without copying them, and the service gives their
+// buffers back once their alerts are decoded.
+func (g *GRPC) Codec() *BatchCodec { return g.codec }
 
 const endpointGRPC = "grpc"
 
@@ -111,6 +118,7 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 			select {
 			case recvc <- received{b, err}:
 			case <-ctx.Done():
+				g.codec.Release(b)
 				return
 			}
 			if err != nil {
@@ -134,8 +142,10 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
+			g.codec.Release(r.batch)
 			return status.FromContextError(ctx.Err()).Err()
 		case <-g.cfg.Draining:
+			g.codec.Release(r.batch)
 			return errDraining()
 		}
 		ack, err := g.handle(ctx, r.batch)
@@ -156,6 +166,7 @@ func (g *GRPC) Ingest(stream ingestpb.Ingest_IngestServer) error {
 }
 
 func (g *GRPC) handle(ctx context.Context, batch *ingestpb.AlertBatch) (*ingestpb.Ack, error) {
+	defer g.codec.Release(batch)
 	if len(batch.Alerts) > g.cfg.MaxBatchAlerts {
 		return nil, status.Errorf(codes.InvalidArgument, "batch %q has %d alerts, limit %d",
 			batch.BatchId, len(batch.Alerts), g.cfg.MaxBatchAlerts)
@@ -173,6 +184,9 @@ func (g *GRPC) handle(ctx context.Context, batch *ingestpb.AlertBatch) (*ingestp
 		valid = append(valid, a)
 		validIdx = append(validIdx, uint32(i))
 	}
+	// Decoded: the alerts hold copies, and the buffers go back to gRPC
+	// before the commit's wait.
+	g.codec.Release(batch)
 	g.counts[StatusRejected].Add(float64(len(ack.Rejected)))
 	if len(valid) == 0 {
 		return ack, nil

@@ -247,7 +247,6 @@ func (s *Server) listen(cfg *config.Config) error {
 		// limit (~40,000 against ~90,000 alerts/s, measured).
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(2 << 20),
-		grpc.ForceServerCodecV2(ingest.NewBatchCodec()),
 		// Stop returns only after every handler did, so none is still
 		// enqueueing when the store closes.
 		grpc.WaitForHandlers(true),
@@ -261,10 +260,12 @@ func (s *Server) listen(cfg *config.Config) error {
 	if grpcTLS != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 	}
-	s.grpcSrv = grpc.NewServer(grpcOpts...)
-	ingestpb.RegisterIngestServer(s.grpcSrv, ingest.NewGRPC(ingest.GRPCConfig{
+	ingestSvc := ingest.NewGRPC(ingest.GRPCConfig{
 		Logger: s.log, Pipeline: s.pipe, Metrics: metrics, Token: token, Draining: s.draining,
-	}))
+	})
+	grpcOpts = append(grpcOpts, grpc.ForceServerCodecV2(ingestSvc.Codec()))
+	s.grpcSrv = grpc.NewServer(grpcOpts...)
+	ingestpb.RegisterIngestServer(s.grpcSrv, ingestSvc)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http: %w", err)
