@@ -49,7 +49,15 @@ type Output struct {
 	// stalls counts pipelined runs in a row whose answers stopped coming
 	// after an earlier one came (see sendPipelined).
 	stalls atomic.Int64
+	// pipes keeps sendPipelined's buffers from one Send to the next (one
+	// per connection slot): grown afresh in every Send, they were most of
+	// what delivering an alert allocated.
+	pipes chan *pipeline
 }
+
+// maxPipelineKeep is the largest body buffer kept for the next Send: an
+// outsized run (huge alerts) is not pinned for the output's life.
+const maxPipelineKeep = 256 << 10
 
 // maxStalls pipelined runs in a row that stall, with no pipelined run
 // delivered whole between them, turn pipelining off: the endpoint loses
@@ -93,6 +101,7 @@ func New(c Config, d outputs.Deps) (*Output, error) {
 	}
 	o.proto = o.newProto()
 	o.raw = newRawClient(c)
+	o.pipes = make(chan *pipeline, c.Concurrency)
 	o.depth.Store(1)
 	o.depthMax.Store(int64(c.Pipeline))
 	if o.raw == nil {
@@ -174,7 +183,8 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 				}
 				defer sess.release()
 			}
-			var pipe pipeline
+			pipe := o.takePipeline()
+			defer o.keepPipeline(pipe)
 			for !failingEndpoint() {
 				depth := o.depth.Load()
 				i := int(next.Add(depth) - depth)
@@ -185,7 +195,7 @@ func (o *Output) Send(ctx context.Context, batch []outputs.Message) error {
 				if sess == nil { // net/http: depth is 1
 					errs[i] = o.sendOne(ctx, batch[i])
 				} else {
-					o.sendPipelined(ctx, sess, &pipe, batch[i:j], errs[i:j])
+					o.sendPipelined(ctx, sess, pipe, batch[i:j], errs[i:j])
 				}
 				whole := true
 				for _, err := range errs[i:j] {
@@ -234,6 +244,29 @@ type pipeline struct {
 	idx    []int    // bodies[k] is the alert at idx[k] of the run
 	ends   []int    // where each body ends in buf
 	errs   []error
+}
+
+func (o *Output) takePipeline() *pipeline {
+	select {
+	case p := <-o.pipes:
+		return p
+	default:
+		return &pipeline{}
+	}
+}
+
+// keepPipeline keeps p for the next Send, unless it grew outsized or enough
+// are kept already. No body may be referenced once Send returns.
+func (o *Output) keepPipeline(p *pipeline) {
+	if cap(p.buf) > maxPipelineKeep {
+		return
+	}
+	clear(p.bodies[:cap(p.bodies)])
+	clear(p.errs[:cap(p.errs)])
+	select {
+	case o.pipes <- p:
+	default:
+	}
 }
 
 // sendPipelined posts run's alerts, one request each, written together on
