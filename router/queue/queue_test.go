@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -932,5 +933,48 @@ func TestWriteStallsCounted(t *testing.T) {
 	}
 	if v := metricValue(m.writeStallSeconds); v < 0.015 || v > 5 {
 		t.Errorf("stall seconds %v, want about 0.02", v)
+	}
+}
+
+// An entry that no longer decodes is deleted and counted, and the entries
+// around it, read from disk in the same batch, are delivered.
+func TestCorruptEntryDropped(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, 0)
+	ids := uuids("c", 3)
+	enqueue(t, s, "hook", ids...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, 0) // nothing in memory: the entries are read from disk
+	defer s.Close()
+	// Overwrite the middle entry on disk, as a torn or damaged file would.
+	prefix := prefixKey(kindQueue, "hook")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys [][]byte
+	for it.First(); it.Valid(); it.Next() {
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	if err := it.Close(); err != nil || len(keys) != 3 {
+		t.Fatalf("%d keys on disk, %v", len(keys), err)
+	}
+	if err := s.db.Set(keys[1], []byte{0xff, 1, 2}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+
+	sk := newSink(t, ok200)
+	if err := s.StartOutput("hook", newHTTPOutput(sk.srv.URL), fastOpts()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "depth 0", func() bool { return s.Stats("hook").Depth == 0 })
+	if sk.count(ids[0]) != 1 || sk.count(ids[1]) != 0 || sk.count(ids[2]) != 1 {
+		t.Fatalf("delivered %d / %d / %d, want 1 / 0 / 1", sk.count(ids[0]), sk.count(ids[1]), sk.count(ids[2]))
+	}
+	var m dto.Metric
+	if err := s.lookup("hook").m.corrupt.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+		t.Fatalf("corrupt counted %v, want 1 (%v)", m.GetCounter().GetValue(), err)
 	}
 }

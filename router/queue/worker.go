@@ -115,26 +115,9 @@ func (q *outQueue) take(n int) (*batch, error) {
 	if b := q.takeHot(n); b != nil {
 		return b, nil
 	}
-	raws, b, err := q.read(n)
+	b, bad, err := q.read(n)
 	if err != nil || b == nil {
 		return nil, err
-	}
-	b.entries = make([]*entry, 0, len(raws))
-	es := make([]entry, len(raws)) // one allocation for the batch
-	var bad []*entry
-	for i, rw := range raws {
-		e := &es[i]
-		*e = entry{seq: rw.seq, size: int64(len(rw.val))}
-		var err error
-		if e.meta, err = decodeEntryMeta(rw.val); err == nil {
-			e.msg, err = decodeMessage(e.meta.msg)
-		}
-		if err != nil {
-			q.s.log.Error("corrupt queue entry deleted", "output", q.name, "seq", rw.seq, "err", err)
-			bad = append(bad, e)
-			continue
-		}
-		b.entries = append(b.entries, e)
 	}
 	if len(bad) > 0 {
 		q.m.corrupt.Add(float64(len(bad)))
@@ -164,14 +147,12 @@ func (q *outQueue) takeHot(n int) *batch {
 	return b
 }
 
-type rawEntry struct {
-	seq uint64
-	val []byte
-}
-
-// read copies up to n entries from the read cursor and registers them as an
-// outstanding batch.
-func (q *outQueue) read(n int) ([]rawEntry, *batch, error) {
+// read decodes up to n entries from the read cursor and registers them as
+// an outstanding batch; bad holds the undecodable ones (also in the batch's
+// range, to be deleted). Each entry is decoded straight from Pebble's
+// buffer, which decodeMessage copies from: a retry or a dead letter
+// encodes the message again (entry.encodedMsg), as for the hot tail's.
+func (q *outQueue) read(n int) (b *batch, bad []*entry, err error) {
 	if err := q.s.begin(); err != nil {
 		return nil, nil, err
 	}
@@ -186,35 +167,40 @@ func (q *outQueue) read(n int) ([]rawEntry, *batch, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raws := make([]rawEntry, 0, min(n, int(hi-lo)))
-	// Values are copied into shared arenas (one allocation per ~64 KiB
-	// rather than per entry); a full arena is replaced, never grown, so
-	// the values cut from it stay put.
-	var arena []byte
+	// One allocation for the batch, never regrown (at most min(n, hi-lo)
+	// entries), so pointers into it stay valid.
+	es := make([]entry, 0, min(n, int(hi-lo)))
+	var good []*entry
 	next := hi
 	for it.First(); it.Valid(); it.Next() {
-		if len(raws) == n {
+		if len(es) == n {
 			next = seqOf(it.Key())
 			break
 		}
 		v := it.Value()
-		if cap(arena)-len(arena) < len(v) {
-			arena = make([]byte, 0, max(len(v), 64<<10))
+		es = append(es, entry{seq: seqOf(it.Key()), size: int64(len(v))})
+		e := &es[len(es)-1]
+		if e.meta, err = decodeEntryMeta(v); err == nil {
+			e.msg, err = decodeMessage(e.meta.msg)
 		}
-		start := len(arena)
-		arena = append(arena, v...)
-		raws = append(raws, rawEntry{seqOf(it.Key()), arena[start:len(arena):len(arena)]})
+		e.meta.msg = nil // v is Pebble's until the next step
+		if err != nil {
+			q.s.log.Error("corrupt queue entry deleted", "output", q.name, "seq", e.seq, "err", err)
+			bad = append(bad, e)
+			continue
+		}
+		good = append(good, e)
 	}
 	if err := it.Close(); err != nil {
 		return nil, nil, err
 	}
 	q.readSeq.Store(next)
-	if len(raws) == 0 {
+	if len(es) == 0 {
 		return nil, nil, nil
 	}
-	b := &batch{minSeq: raws[0].seq}
+	b = &batch{minSeq: es[0].seq, entries: good}
 	q.outstanding[b] = struct{}{}
-	return raws, b, nil
+	return b, bad, nil
 }
 
 // deadEntry is an entry on its way to the dead letters.
