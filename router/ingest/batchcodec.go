@@ -23,16 +23,16 @@ import (
 // allocations per batch), and even one copy of the whole message costs a
 // fresh megabyte per batch and ~5% of the ingest's CPU; alert.Decode copies
 // each alert anyway. Every other message goes through grpc's own protobuf
-// codec. Install it with grpc.ForceServerCodecV2; GRPC.Codec returns the
-// one its handler releases.
+// codec. GRPC.Codec returns the one to install (grpc.ForceServerCodecV2),
+// whose batches its handler releases.
 type BatchCodec struct {
 	proto encoding.CodecV2
 	mu    sync.Mutex
 	held  map[*ingestpb.AlertBatch]mem.BufferSlice // buffers the batch's alerts alias, until Release
 }
 
-// NewBatchCodec returns the codec.
-func NewBatchCodec() *BatchCodec {
+// newBatchCodec returns the codec.
+func newBatchCodec() *BatchCodec {
 	return &BatchCodec{proto: encoding.GetCodecV2(proto.Name), held: map[*ingestpb.AlertBatch]mem.BufferSlice{}}
 }
 
@@ -77,13 +77,6 @@ func (c *BatchCodec) Release(b *ingestpb.AlertBatch) {
 		b.Alerts = nil
 		data.Free()
 	}
-}
-
-// holding is how many batches hold buffers (for tests).
-func (c *BatchCodec) holding() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.held)
 }
 
 // unmarshalSplitBatch decodes a message spread over bufs into b, with the

@@ -14,6 +14,13 @@ import (
 	"github.com/lannerhq/lanner/router/ingestpb"
 )
 
+// holding is how many batches hold buffers.
+func (c *BatchCodec) holding() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held)
+}
+
 // countingPool is a gRPC buffer pool that counts the buffers given back.
 type countingPool struct{ puts atomic.Int32 }
 
@@ -34,7 +41,7 @@ func pooled(wire []byte, pool mem.BufferPool, cuts ...int) mem.BufferSlice {
 }
 
 func TestBatchCodecRoundTrip(t *testing.T) {
-	c := NewBatchCodec()
+	c := newBatchCodec()
 	doc := func(r string) []byte {
 		return []byte(`{"rule":"` + r + `","output":"` + strings.Repeat("x", 1500) + `"}`)
 	}
@@ -142,7 +149,7 @@ func FuzzUnmarshalBatch(f *testing.F) {
 		// from several frames.
 		c1 := min(int(cut1), len(data))
 		c2 := max(c1, min(int(cut2), len(data)))
-		gotErr := NewBatchCodec().Unmarshal(pooled(data, nil, c1, c2), &got)
+		gotErr := newBatchCodec().Unmarshal(pooled(data, nil, c1, c2), &got)
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("proto: %v, ours: %v, for %x", wantErr, gotErr, data)
 		}

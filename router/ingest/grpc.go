@@ -72,7 +72,7 @@ func NewGRPC(cfg GRPCConfig) *GRPC {
 		cfg.MaxInFlight = DefaultMaxGRPCInFlight
 	}
 	return &GRPC{cfg: cfg, counts: cfg.Metrics.forSource(SourceGRPC), slots: make(chan struct{}, cfg.MaxInFlight),
-		codec: NewBatchCodec()}
+		codec: newBatchCodec()}
 }
 
 // Codec is the server codec to install (grpc.ForceServerCodecV2): it

@@ -180,12 +180,13 @@ func (q *outQueue) read(n int) (b *batch, bad []*entry, err error) {
 		v := it.Value()
 		es = append(es, entry{seq: seqOf(it.Key()), size: int64(len(v))})
 		e := &es[len(es)-1]
-		if e.meta, err = decodeEntryMeta(v); err == nil {
-			e.msg, err = decodeMessage(e.meta.msg)
+		var derr error
+		if e.meta, derr = decodeEntryMeta(v); derr == nil {
+			e.msg, derr = decodeMessage(e.meta.msg)
 		}
 		e.meta.msg = nil // v is Pebble's until the next step
-		if err != nil {
-			q.s.log.Error("corrupt queue entry deleted", "output", q.name, "seq", e.seq, "err", err)
+		if derr != nil {
+			q.s.log.Error("corrupt queue entry deleted", "output", q.name, "seq", e.seq, "err", derr)
 			bad = append(bad, e)
 			continue
 		}
