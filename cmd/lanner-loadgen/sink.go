@@ -243,8 +243,12 @@ func (s *sink) flush(c *sinkConn) bool {
 	return ok
 }
 
+// The webhook writes each alert's uuid first, so an alert starts with
+// uuidKey. Searching for the brace too skips the rest of an alert at once:
+// bytes.Index looks for the key's first byte, and a '{' starts only alerts
+// and their output_fields, where a '"' is at every key and string.
 var (
-	uuidKey = []byte(`"uuid":"`)
+	uuidKey = []byte(`{"uuid":"`)
 	timeKey = []byte(`"time":"`)
 )
 
