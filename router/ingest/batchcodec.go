@@ -51,6 +51,10 @@ func (c *BatchCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
+	// As proto.Unmarshal, replace what b held (grpc passes a new message
+	// each time, but a caller may reuse one).
+	c.Release(b)
+	b.BatchId, b.Alerts = "", nil
 	aliased, err := unmarshalSplitBatch(data, b)
 	if err != nil || !aliased {
 		return err

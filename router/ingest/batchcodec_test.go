@@ -83,6 +83,22 @@ func TestBatchCodecRoundTrip(t *testing.T) {
 		}
 	}
 
+	// A message decoded into again holds only the new batch, and the old
+	// one's buffers go back.
+	pool := &countingPool{}
+	var out ingestpb.AlertBatch
+	for range 2 {
+		data := pooled(wire, pool, 1100, 2200)
+		if err := c.Unmarshal(data, &out); err != nil {
+			t.Fatal(err)
+		}
+		data.Free()
+	}
+	if !proto.Equal(in, &out) || c.holding() != 1 || pool.puts.Load() != 3 {
+		t.Fatalf("decoded twice: %d alerts, %d held, %d buffers back", len(out.Alerts), c.holding(), pool.puts.Load())
+	}
+	c.Release(&out)
+
 	// Other messages go through the generic codec.
 	ack := &ingestpb.Ack{BatchId: "b-1", Accepted: 3, Retry: []uint32{1}}
 	data, err = c.Marshal(ack)
