@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lannerhq/lanner/outputs"
+	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/outputtest"
 )
 
@@ -299,7 +300,7 @@ func TestRawClientUnreadBytesEndConnection(t *testing.T) {
 	}
 	defer sess.release()
 	for i := range 2 {
-		if err := o.postVia(context.Background(), sess, []byte("{}")); err != nil {
+		if err := o.postOn(context.Background(), sess, []byte("{}")); err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
 	}
@@ -352,10 +353,10 @@ func TestRawClientTimeoutOnReusedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.release()
-	if err := o.postVia(context.Background(), sess, []byte("{}")); err != nil {
+	if err := o.postOn(context.Background(), sess, []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	err = o.postVia(context.Background(), sess, []byte("{}"))
+	err = o.postOn(context.Background(), sess, []byte("{}"))
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !outputs.IsRetryable(err) || !strings.Contains(err.Error(), "read tcp 127.0.0.1:") {
 		t.Fatalf("want a retryable read timeout, got %v", err)
@@ -393,8 +394,13 @@ func TestRawClientPartialWriteOnReusedConnection(t *testing.T) {
 	defer sess.release()
 	body := []byte(strings.Repeat("x", 16<<10))
 	for i := range 3 {
-		if err := o.postVia(context.Background(), sess, body); err != nil {
+		if err := o.postOn(context.Background(), sess, body); err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
 	}
+}
+
+// postOn posts body on sess's connection, as one request of a batch does.
+func (o *Output) postOn(ctx context.Context, sess *rawSession, body []byte) error {
+	return o.rawResult(ctx, body, sess.post(body, httpout.Classify))
 }

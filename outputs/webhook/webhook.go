@@ -326,14 +326,10 @@ func (o *Output) setHeaders(h http.Header) {
 	}
 }
 
-func (o *Output) post(ctx context.Context, body []byte) error { return o.postVia(ctx, nil, body) }
-
-// postVia posts body through sess, or the raw client, or net/http.
-func (o *Output) postVia(ctx context.Context, sess *rawSession, body []byte) error {
-	switch {
-	case sess != nil:
-		return o.rawResult(ctx, body, sess.post(body, httpout.Classify))
-	case o.raw != nil:
+// post posts body through the raw client, or through net/http when the
+// address needs it.
+func (o *Output) post(ctx context.Context, body []byte) error {
+	if o.raw != nil {
 		return o.rawResult(ctx, body, o.raw.post(ctx, body, httpout.Classify))
 	}
 	return o.postNet(ctx, body)
