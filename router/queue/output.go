@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +138,15 @@ type outQueue struct {
 	outstanding map[*batch]struct{}
 	hot         *hotTail // freshly committed entries, for workers that keep up
 
+	// markMu guards the delivered log (marks.go): the spans delivered since
+	// the last checkpoint, above headSeq, and the file they are appended to.
+	// Lock order: readMu, then markMu.
+	markMu   sync.Mutex
+	marks    []span
+	marked   int64 // entries marked since the last checkpoint
+	markFile *os.File
+	markBuf  []byte
+
 	dlMu sync.Mutex // serialises Replay and Purge
 
 	runMu   sync.Mutex
@@ -145,7 +156,7 @@ type outQueue struct {
 	delivered, failed, retries, dropped, rejected, duplicates atomic.Int64
 	backoff                                                   atomic.Int32
 	lastErr                                                   atomic.Pointer[string]
-	lastDropLog                                               atomic.Int64
+	lastDropLog, lastMarkLog                                  atomic.Int64
 }
 
 type seqRange struct {
@@ -256,7 +267,9 @@ func (s *Store) StartOutput(name string, out outputs.Output, o OutputOptions) er
 	q.mu.Lock()
 	q.opts = o
 	q.mu.Unlock()
-	q.rewind()
+	if err := q.rewind(); err != nil {
+		return fmt.Errorf("queue: output %q: %w", name, err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runner{out: out, opts: o, stopTaking: make(chan struct{}), sendCtx: ctx, cancelSend: cancel}
@@ -274,15 +287,21 @@ func (s *Store) StartOutput(name string, out outputs.Output, o OutputOptions) er
 }
 
 // rewind hands batches that stopped workers abandoned to the next workers.
-func (q *outQueue) rewind() {
+// The cursor may move back over spans delivered after them, so those are
+// deleted first: reads never consult the delivered log.
+func (q *outQueue) rewind() error {
 	q.readMu.Lock()
 	defer q.readMu.Unlock()
+	if err := q.checkpoint(q.settledLocked()); err != nil {
+		return fmt.Errorf("delete delivered entries: %w", err)
+	}
 	for b := range q.outstanding {
 		if b.minSeq < q.readSeq.Load() {
 			q.readSeq.Store(b.minSeq)
 		}
 		delete(q.outstanding, b)
 	}
+	return nil
 }
 
 // StopOutput stops name's workers and keeps its queue on disk (config
@@ -351,21 +370,32 @@ func (s *Store) Stats(name string) OutputStats {
 	return st
 }
 
-// scanCounters counts the output's entries and dead letters on disk: after
-// a crash the counters saved at the last clean Close are stale. It reads
-// the whole backlog once (about a second per million alerts from the page
-// cache).
+// scanCounters counts the output's live entries and dead letters on disk:
+// after a crash the counters saved at the last clean Close are stale.
+// Entries the delivered log marks are not live. It reads the whole backlog
+// once (about a second per million alerts from the page cache).
 func (q *outQueue) scanCounters() (counters, error) {
+	q.markMu.Lock()
+	marks := slices.Clone(q.marks)
+	q.markMu.Unlock()
 	var c counters
 	for _, r := range []struct {
 		prefix []byte
 		n, b   *int64
-	}{{q.qPrefix, &c.qEntries, &c.qBytes}, {q.dPrefix, &c.dEntries, &c.dBytes}} {
+		marks  []span
+	}{{q.qPrefix, &c.qEntries, &c.qBytes, marks}, {q.dPrefix, &c.dEntries, &c.dBytes, nil}} {
 		it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: r.prefix, UpperBound: prefixEnd(r.prefix)})
 		if err != nil {
 			return c, err
 		}
 		for it.First(); it.Valid(); it.Next() {
+			seq := seqOf(it.Key())
+			for len(r.marks) > 0 && r.marks[0].hi <= seq {
+				r.marks = r.marks[1:]
+			}
+			if len(r.marks) > 0 && r.marks[0].lo <= seq {
+				continue
+			}
 			*r.n++
 			*r.b += int64(len(it.Value()))
 		}

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,12 +61,16 @@ type Options struct {
 
 // Store is the queue of every output. It is safe for concurrent use.
 type Store struct {
+	dir    string
 	db     *pebble.DB
 	ddb    *pebble.DB // dedup index; nil when dedup is off
 	log    *slog.Logger
 	m      *metrics
 	window time.Duration // dedup window; <= 0: off
 	grace  time.Duration
+	// markStep is how many settled entries make a checkpoint due
+	// (marks.go); tests lower it.
+	markStep uint64
 
 	// closeMu: every DB operation holds it for reading; Close for writing,
 	// so no operation touches the DB after it is closed.
@@ -128,7 +133,7 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: open %s: %w", o.Dir, err)
 	}
-	s := &Store{db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace,
+	s := &Store{dir: o.Dir, db: db, log: log, m: m, window: o.DedupWindow, grace: o.ShutdownGrace, markStep: markStep,
 		outs: map[string]*outQueue{}, filter: newDedupFilter(DefaultDedupMemory), comb: newCombiner()}
 	s.filter.evicted = func(bucket uint64) {
 		m.dedupEvicted.Inc()
@@ -159,6 +164,10 @@ func Open(o Options) (*Store, error) {
 			_ = db.Close()
 			return nil, fmt.Errorf("queue: open dedup index: %w", err)
 		}
+	}
+	if err := s.applyMarks(); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("queue: apply delivered logs: %w", err)
 	}
 	if err := s.load(); err != nil {
 		s.closeDBs()
@@ -430,6 +439,7 @@ func (s *Store) Close() error {
 	if s.ddb != nil {
 		s.dw.flush()
 	}
+	s.retireMarks()
 	if err := s.saveCounters(); err != nil {
 		// The next Open counts the entries instead.
 		s.log.Warn("queue: saving counters on close failed", "err", err)
@@ -438,6 +448,24 @@ func (s *Store) Close() error {
 		s.log.Warn("queue flush on close failed", "err", err)
 	}
 	return s.closeDBs()
+}
+
+// retireMarks deletes what every output delivered since its last
+// checkpoint and removes the delivered logs, durably. A log whose
+// checkpoint failed stays for the next Open. The caller holds closeMu.
+func (s *Store) retireMarks() {
+	for _, name := range s.Outputs() {
+		q := s.lookup(name)
+		q.readMu.Lock()
+		err := q.retireMarks(q.settledLocked())
+		q.readMu.Unlock()
+		if err != nil {
+			s.log.Warn("queue: final checkpoint failed; the next start applies the delivered log", "output", name, "err", err)
+		}
+	}
+	if err := syncDir(marksDir(s.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("queue: syncing the delivered logs' directory failed", "err", err)
+	}
 }
 
 func (s *Store) closeDBs() error {

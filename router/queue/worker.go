@@ -18,10 +18,6 @@ import (
 // park an output for days.
 const maxRetryAfter = time.Hour
 
-// headStep is how far the delivered prefix must advance before a range
-// tombstone is written over it.
-const headStep = 1024
-
 // runner is one start of an output: its workers and how to stop them.
 type runner struct {
 	out        outputs.Output
@@ -238,9 +234,24 @@ func (q *outQueue) settle(st settlement) error {
 		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
 		return wb.Delete(kbuf, nil)
 	}
-	for _, e := range st.delivered {
-		if err := del(e); err != nil {
-			return err
+	if len(st.delivered) > 0 {
+		d.qEntries -= int64(len(st.delivered))
+		for _, e := range st.delivered {
+			d.qBytes -= e.size
+		}
+		if err := q.markDelivered(st.delivered); err != nil {
+			// Deleted one by one instead: slower for the DB, as durable.
+			// Logged at most every 10s: a full disk fails every batch.
+			if now := time.Now().UnixNano(); now-q.lastMarkLog.Load() > int64(10*time.Second) {
+				q.lastMarkLog.Store(now)
+				q.s.log.Warn("delivered log write failed; deleting delivered entries directly", "output", q.name, "err", err)
+			}
+			for _, e := range st.delivered {
+				kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
+				if err := wb.Delete(kbuf, nil); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for _, e := range st.drop {
@@ -279,37 +290,46 @@ func (q *outQueue) settle(st settlement) error {
 	}
 	// No fsync: if these writes are lost in a crash, the entries are simply
 	// delivered again (at-least-once).
-	if err := wb.Commit(pebble.NoSync); err != nil {
-		return err
+	if !wb.Empty() {
+		if err := wb.Commit(pebble.NoSync); err != nil {
+			return err
+		}
 	}
 	q.apply(d)
 	return nil
 }
 
-// finish forgets a batch once all its entries are settled and moves the
-// head: the delivered prefix is covered by one range tombstone, which lets
-// compactions drop the point tombstones below it and keeps a restart's first
-// seek from scanning them.
+// finish forgets a batch once all its entries are settled, and makes a
+// checkpoint (marks.go) once markStep entries were settled since the last.
 func (q *outQueue) finish(b *batch) {
 	q.readMu.Lock()
 	defer q.readMu.Unlock()
 	delete(q.outstanding, b)
-	low := q.readSeq.Load()
-	for o := range q.outstanding {
-		low = min(low, o.minSeq)
-	}
-	if low < q.headSeq+headStep {
+	low := q.settledLocked()
+	q.markMu.Lock()
+	due := low-q.headSeq >= q.s.markStep || q.marked >= int64(q.s.markStep)
+	q.markMu.Unlock()
+	if !due {
 		return
 	}
 	if err := q.s.begin(); err != nil {
 		return
 	}
 	defer q.s.end()
-	if err := q.s.db.DeleteRange(seqKey(q.qPrefix, q.headSeq), seqKey(q.qPrefix, low), pebble.NoSync); err != nil {
-		q.s.log.Warn("queue head range delete failed", "output", q.name, "err", err)
-		return
+	if err := q.checkpoint(low); err != nil {
+		q.s.log.Warn("queue checkpoint failed", "output", q.name, "err", err)
 	}
-	q.headSeq = low
+}
+
+// settledLocked is the lowest sequence that may still be unsettled: every
+// entry below it was delivered, dead-lettered or dropped. The caller holds
+// readMu.
+func (q *outQueue) settledLocked() uint64 {
+	low := q.readSeq.Load()
+	for o := range q.outstanding {
+		low = min(low, o.minSeq)
+	}
+	return low
 }
 
 // deliver sends a batch until every entry is delivered or dead-lettered, or
