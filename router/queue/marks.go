@@ -72,26 +72,31 @@ func markFileName(name string) string {
 }
 
 func appendMarkRecord(dst []byte, kind byte, n int, payload []byte) []byte {
-	var h [markHeaderLen]byte
-	h[0], h[1] = markMagic, kind
-	binary.LittleEndian.PutUint16(h[2:], uint16(n))
-	crc := crc32.Update(0, markCRC, h[1:4])
-	crc = crc32.Update(crc, markCRC, payload)
-	binary.LittleEndian.PutUint32(h[4:], crc)
-	return append(append(dst, h[:]...), payload...)
+	start := len(dst)
+	dst = append(append(dst, make([]byte, markHeaderLen)...), payload...)
+	sealMarkRecord(dst[start:], kind, n)
+	return dst
+}
+
+// sealMarkRecord fills in the header of rec, a record with its payload.
+func sealMarkRecord(rec []byte, kind byte, n int) {
+	rec[0], rec[1] = markMagic, kind
+	binary.LittleEndian.PutUint16(rec[2:], uint16(n))
+	crc := crc32.Update(0, markCRC, rec[1:4])
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Update(crc, markCRC, rec[markHeaderLen:]))
 }
 
 // appendSpans encodes spans as records of at most 65,535 spans each.
 func appendSpans(dst []byte, spans []span) []byte {
-	var payload []byte
 	for len(spans) > 0 {
 		n := min(len(spans), 1<<16-1)
-		payload = payload[:0]
+		start := len(dst)
+		dst = append(dst, make([]byte, markHeaderLen)...)
 		for _, s := range spans[:n] {
-			payload = binary.LittleEndian.AppendUint64(payload, s.lo)
-			payload = binary.LittleEndian.AppendUint64(payload, s.hi)
+			dst = binary.LittleEndian.AppendUint64(dst, s.lo)
+			dst = binary.LittleEndian.AppendUint64(dst, s.hi)
 		}
-		dst = appendMarkRecord(dst, markKindSpans, n, payload)
+		sealMarkRecord(dst[start:], markKindSpans, n)
 		spans = spans[n:]
 	}
 	return dst

@@ -194,6 +194,11 @@ func Open(o Options) (*Store, error) {
 // small memtables, whatever the backlog. No Bloom filters: the queue is read
 // by iterating, and its few point reads (dead letters, the clean mark) look
 // for keys that exist.
+//
+// Pebble charges its memtables to the block cache, so under write load two
+// memtables take the whole 16 MiB and the cache holds no block: entries are
+// read once, in order, and a cache with room for them too (32 and 48 MiB)
+// measured no faster, with 50–100 MiB more RSS (BENCHMARKS.md, session 10).
 func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 	cache := pebble.NewCache(o.CacheSize)
 	po := &pebble.Options{
