@@ -346,6 +346,9 @@ func TestDeliveredLogUnwritable(t *testing.T) {
 	enqueue(t, s, "out", uuids("a", 50)...)
 	eventually(t, 5*time.Second, "delivery", func() bool { return s.Stats("out").Depth == 0 })
 	assertCounters(t, s, "out")
+	if metricValue(s.m.markErrors) == 0 {
+		t.Fatal("failed delivered-log writes not counted")
+	}
 	crashClose(t, s)
 	if err := os.Remove(marksDir(dir)); err != nil {
 		t.Fatal(err)

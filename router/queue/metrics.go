@@ -24,6 +24,7 @@ type metrics struct {
 	dedupFilterFull                                     prometheus.Counter
 	dedupEvicted                                        prometheus.Counter
 	dedupLookups                                        prometheus.Counter
+	markErrors                                          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -65,12 +66,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "lanner_queue_dedup_filter_full_total", Help: "Times the newest dedup time bucket alone filled the filters' memory cap: every uuid lookup in it reads the on-disk index (slower ingest)."}),
 		dedupLookups: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_queue_dedup_index_reads_total", Help: "Reads of the on-disk uuid dedup index, made when the in-memory filters answered maybe (a resend, or a false positive)."}),
+		markErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lanner_queue_delivered_log_errors_total", Help: "Failed writes to an output's delivered log and failed checkpoints; the delivered alerts were deleted from the queue directly instead, or are deleted at the next checkpoint."}),
 		dedupEvicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lanner_queue_dedup_buckets_evicted_total", Help: "Old dedup time buckets forgotten to keep the filters under their memory cap: resends older than the remaining window are delivered again."}),
 	}
 	for _, c := range []prometheus.Collector{m.delivered, m.failed, m.retries, m.deadLetters,
 		m.duplicates, m.dropped, m.depth, m.bytes, m.latency, m.enqueue, m.dedupErrors,
-		m.writeStalls, m.writeStallSeconds, m.dedupFilterFull, m.dedupEvicted, m.dedupLookups} {
+		m.writeStalls, m.writeStallSeconds, m.dedupFilterFull, m.dedupEvicted, m.dedupLookups, m.markErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -240,6 +240,7 @@ func (q *outQueue) settle(st settlement) error {
 			d.qBytes -= e.size
 		}
 		if err := q.markDelivered(st.delivered); err != nil {
+			q.s.m.markErrors.Inc()
 			// Deleted one by one instead: slower for the DB, as durable.
 			// Logged at most every 10s: a full disk fails every batch.
 			if now := time.Now().UnixNano(); now-q.lastMarkLog.Load() > int64(10*time.Second) {
@@ -317,6 +318,7 @@ func (q *outQueue) finish(b *batch) {
 	}
 	defer q.s.end()
 	if err := q.checkpoint(low); err != nil {
+		q.s.m.markErrors.Inc()
 		q.s.log.Warn("queue checkpoint failed", "output", q.name, "err", err)
 	}
 }
