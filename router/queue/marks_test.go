@@ -197,6 +197,23 @@ func crashClose(t *testing.T, s *Store) {
 	}
 }
 
+// reopen opens the store in dir (closed at the test's end) and checks that
+// output "out" holds depth alerts, as its counters say, and that Open left
+// no delivered log behind.
+func reopen(t *testing.T, dir string, depth int64) *Store {
+	t.Helper()
+	s := openStore(t, dir, -1)
+	t.Cleanup(func() { s.Close() })
+	if st := s.Stats("out"); st.Depth != depth {
+		t.Fatalf("depth %d after reopening, want %d", st.Depth, depth)
+	}
+	assertCounters(t, s, "out")
+	if ents, _ := os.ReadDir(marksDir(dir)); len(ents) != 0 {
+		t.Fatalf("delivered logs left after Open: %v", ents)
+	}
+	return s
+}
+
 // After a crash, entries delivered while a lower batch was still out are
 // not delivered again; the lower batch is.
 func TestDeliveredLogAfterCrash(t *testing.T) {
@@ -209,15 +226,7 @@ func TestDeliveredLogAfterCrash(t *testing.T) {
 		t.Fatalf("no delivered log after the crash: %v", err)
 	}
 
-	s = openStore(t, dir, -1)
-	defer s.Close()
-	if st := s.Stats("out"); st.Depth != 10 {
-		t.Fatalf("depth %d after the crash, want the 10 slow alerts", st.Depth)
-	}
-	assertCounters(t, s, "out")
-	if ents, _ := os.ReadDir(marksDir(dir)); len(ents) != 0 {
-		t.Fatalf("delivered logs left after Open: %v", ents)
-	}
+	s = reopen(t, dir, 10)
 	close(out.release)
 	if err := s.StartOutput("out", out, fastOpts()); err != nil {
 		t.Fatal(err)
@@ -260,12 +269,7 @@ func TestCloseRetiresDeliveredLog(t *testing.T) {
 	if ents, _ := os.ReadDir(marksDir(dir)); len(ents) != 0 {
 		t.Fatalf("delivered logs left after Close: %v", ents)
 	}
-	s = openStore(t, dir, -1)
-	defer s.Close()
-	if st := s.Stats("out"); st.Depth != 10 {
-		t.Fatalf("depth %d, want 10", st.Depth)
-	}
-	assertCounters(t, s, "out")
+	s = reopen(t, dir, 10)
 	q := s.lookup("out")
 	if q.headSeq != 1 {
 		t.Fatalf("head %d: the slow alerts at 1..10 were deleted", q.headSeq)
@@ -320,14 +324,7 @@ func TestUnreadableLogSkipped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(marksDir(dir), markFileName("out")), b, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, dir, -1)
-	defer s.Close()
-	if st := s.Stats("out"); st.Depth != 5 {
-		t.Fatalf("depth %d, want 5", st.Depth)
-	}
-	if ents, _ := os.ReadDir(marksDir(dir)); len(ents) != 0 {
-		t.Fatalf("logs left: %v", ents)
-	}
+	reopen(t, dir, 5)
 }
 
 // When the delivered log cannot be written, delivered entries are deleted
@@ -353,9 +350,5 @@ func TestDeliveredLogUnwritable(t *testing.T) {
 	if err := os.Remove(marksDir(dir)); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, dir, -1)
-	defer s.Close()
-	if st := s.Stats("out"); st.Depth != 0 {
-		t.Fatalf("depth %d after a crash, want 0", st.Depth)
-	}
+	reopen(t, dir, 0)
 }
