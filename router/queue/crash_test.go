@@ -96,8 +96,8 @@ func (o slowPrint) Send(ctx context.Context, batch []outputs.Message) error {
 
 // TestCrashRecovery SIGKILLs a process that is enqueuing and delivering,
 // twice, then checks that every acknowledged alert was either delivered
-// or is still queued, and that a crash delivers again at most the batch
-// that was in flight.
+// or is still queued, and that a crash delivers again only about the
+// batches that were in flight.
 func TestCrashRecovery(t *testing.T) {
 	if dir := os.Getenv(crashEnv); dir != "" {
 		crashChild(dir, os.Getenv(crashEnv+"_ROUND"))
@@ -171,7 +171,9 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("%d acknowledged alerts lost", lost)
 	}
 	// One worker with batches of 100: each crash may deliver again the
-	// batch it interrupted, no more.
+	// batch it interrupted, and one whose deletion in the memtable Pebble
+	// had not written out yet (an unsynced write goes out with the next
+	// synced enqueue, about a millisecond later here).
 	dups := 0
 	for id, n := range delivered {
 		if out.got[id] {
@@ -180,7 +182,7 @@ func TestCrashRecovery(t *testing.T) {
 		dups += n - 1
 	}
 	t.Logf("%d deliveries repeated", dups)
-	if max := 2 * DefaultOutputOptions().BatchSize; dups > max {
+	if max := 2 * 2 * DefaultOutputOptions().BatchSize; dups > max {
 		t.Fatalf("%d deliveries repeated after 2 crashes; want at most %d", dups, max)
 	}
 }

@@ -17,15 +17,16 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// Delivered entries are not deleted from the queue's DB one by one. A point
-// deletion of an old key, flushed in the same memtable as the newest
-// entries, made every flushed file span the whole backlog, and Pebble
-// compacted the backlog over and over (7% of the router's CPU with gRPC
-// ingest and delivery together). Instead each output appends the sequence
-// ranges it delivered to a small file of its own, the delivered log, and
-// every markStep entries one synced batch of range deletions covers them
-// (a checkpoint), after which the log is emptied. The queue's flushes then
-// hold new entries and the rare range deletion only.
+// Delivered entries that are already in table files are not deleted from
+// the queue's DB one by one (those still in the current memtable are: see
+// settle). A point deletion of an old key, flushed in the same memtable as
+// the newest entries, made every flushed file span the whole backlog, and
+// Pebble compacted the backlog over and over (7% of the router's CPU with
+// gRPC ingest and delivery together). Instead each output appends the
+// sequence ranges it delivered to a small file of its own, the delivered
+// log, and every markStep entries one synced batch of range deletions
+// covers them (a checkpoint), after which the log is emptied. The queue's
+// flushes then hold new entries and the rare range deletion only.
 //
 // Crash semantics are those of the point deletions it replaces, which were
 // written unsynced: a record is in the page cache once write returns, so it

@@ -151,6 +151,18 @@ func (o *gateOutput) count(prefix string) (n, dups int) {
 	return n, dups
 }
 
+// flush writes the memtable to a file: the entries queued so far are then
+// marked in the delivered log when delivered, not deleted in the memtable.
+func flush(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if q := s.lookup("out"); q.memLow.Load() != q.nextSeq {
+		t.Fatalf("memLow %d after a flush, want %d", q.memLow.Load(), q.nextSeq)
+	}
+}
+
 // outOfOrder queues 10 slow alerts, then 30 fast ones, on an output with
 // two workers and batches of 10: one worker holds the slow batch while the
 // other delivers the fast ones, so batches finish above an outstanding one.
@@ -158,6 +170,7 @@ func outOfOrder(t *testing.T, s *Store) *gateOutput {
 	t.Helper()
 	enqueue(t, s, "out", uuids("slow", 10)...)
 	enqueue(t, s, "out", uuids("fast", 30)...)
+	flush(t, s)
 	o := fastOpts()
 	o.Concurrency, o.BatchSize = 2, 10
 	out := newGateOutput()
@@ -337,10 +350,11 @@ func TestDeliveredLogUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := newGateOutput()
+	enqueue(t, s, "out", uuids("a", 50)...)
+	flush(t, s)
 	if err := s.StartOutput("out", out, fastOpts()); err != nil {
 		t.Fatal(err)
 	}
-	enqueue(t, s, "out", uuids("a", 50)...)
 	eventually(t, 5*time.Second, "delivery", func() bool { return s.Stats("out").Depth == 0 })
 	assertCounters(t, s, "out")
 	if metricValue(s.m.markErrors) == 0 {
@@ -350,5 +364,41 @@ func TestDeliveredLogUnwritable(t *testing.T) {
 	if err := os.Remove(marksDir(dir)); err != nil {
 		t.Fatal(err)
 	}
+	reopen(t, dir, 0)
+}
+
+// Entries delivered while still in the current memtable are deleted there
+// and never reach the delivered log; older ones are marked in it.
+func TestMemtableEntriesDeletedInPlace(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, -1)
+	out := newGateOutput()
+	if err := s.StartOutput("out", out, fastOpts()); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, "out", uuids("new", 50)...)
+	eventually(t, 5*time.Second, "delivery", func() bool { return s.Stats("out").Depth == 0 })
+	logPath := filepath.Join(marksDir(dir), markFileName("out"))
+	if _, err := os.Stat(logPath); err == nil {
+		t.Fatal("entries still in the memtable went to the delivered log")
+	}
+	if err := s.StopOutput(context.Background(), "out"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, "out", uuids("old", 50)...)
+	flush(t, s)
+	if err := s.StartOutput("out", out, fastOpts()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "delivery", func() bool { return s.Stats("out").Depth == 0 })
+	q := s.lookup("out")
+	q.markMu.Lock()
+	marked := q.marked
+	q.markMu.Unlock()
+	if marked != 50 {
+		t.Fatalf("%d entries marked in the delivered log, want the 50 flushed ones", marked)
+	}
+	assertCounters(t, s, "out")
+	crashClose(t, s)
 	reopen(t, dir, 0)
 }

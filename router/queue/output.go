@@ -116,6 +116,11 @@ type outQueue struct {
 	onDisk atomic.Bool
 	m      outMetrics
 
+	// memLow: entries from this sequence on were committed to the DB's
+	// current memtable (set at each memtable switch), so deleting one there
+	// removes it before it is ever flushed (see settle).
+	memLow atomic.Uint64
+
 	// mu guards allocation, bounds and counters.
 	mu        sync.Mutex
 	opts      OutputOptions
@@ -198,6 +203,7 @@ func (q *outQueue) recover(c counters) error {
 		first = next
 	}
 	q.nextSeq = next
+	q.memLow.Store(next)
 	q.committed.Store(next)
 	q.readSeq.Store(first)
 	q.headSeq = first

@@ -126,7 +126,14 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("queue: metrics: %w", err)
 	}
 	log := o.Logger.With("component", "queue")
-	po := pebbleOptions(o, m, log)
+	// Set once the queues are loaded: rotations during Open concern entries
+	// that recover counts as old anyway.
+	var rotated atomic.Pointer[Store]
+	po := pebbleOptions(o, m, log, func() {
+		if s := rotated.Load(); s != nil {
+			s.memtableRotated()
+		}
+	})
 	db, err := pebble.Open(filepath.Clean(o.Dir), po)
 	// Pebble holds its own reference to the cache from Open on.
 	po.Cache.Unref()
@@ -173,6 +180,7 @@ func Open(o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("queue: recover: %w", err)
 	}
+	rotated.Store(s)
 	s.dw = newDedupWriter(s, scratch)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground, s.backgroundDone = cancel, make(chan struct{})
@@ -199,7 +207,7 @@ func Open(o Options) (*Store, error) {
 // memtables take the whole 16 MiB and the cache holds no block: entries are
 // read once, in order, and a cache with room for them too (32 and 48 MiB)
 // measured no faster, with 50–100 MiB more RSS (BENCHMARKS.md, session 10).
-func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
+func pebbleOptions(o Options, m *metrics, log *slog.Logger, rotated func()) *pebble.Options {
 	cache := pebble.NewCache(o.CacheSize)
 	po := &pebble.Options{
 		Cache:                       cache,
@@ -216,7 +224,7 @@ func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 		MaxConcurrentCompactions: func() int { return 2 },
 		Merger:                   counterMerger(),
 		Logger:                   pebbleLogger{log},
-		EventListener:            writeStallListener(m, log),
+		EventListener:            eventListener(m, log, rotated),
 		FormatMajorVersion:       pebble.FormatNewest,
 		// No WALMinSyncInterval: a pause after each fsync let the next one
 		// cover more commits (~10% less CPU per single-alert Enqueue when
@@ -229,11 +237,15 @@ func pebbleOptions(o Options, m *metrics, log *slog.Logger) *pebble.Options {
 	return po
 }
 
-// writeStallListener counts Pebble's write stalls (memtables or L0 filling
-// faster than they are flushed or compacted), when every commit waits.
-func writeStallListener(m *metrics, log *slog.Logger) *pebble.EventListener {
+// eventListener counts Pebble's write stalls (memtables or L0 filling
+// faster than they are flushed or compacted), when every commit waits, and
+// calls rotated when Pebble starts a new memtable. Pebble starts a new WAL
+// with each memtable, inside the commit pipeline: no commit runs between
+// the switch and the WALCreated event.
+func eventListener(m *metrics, log *slog.Logger, rotated func()) *pebble.EventListener {
 	var began atomic.Int64 // unix nanos of the stall in progress
 	return &pebble.EventListener{
+		WALCreated: func(pebble.WALCreateInfo) { rotated() },
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
 			began.Store(time.Now().UnixNano())
 			m.writeStalls.Inc()
@@ -307,6 +319,20 @@ func (s *Store) load() error {
 		}
 	}
 	return s.loadDedup()
+}
+
+// memtableRotated records, for every output, that the entries allocated
+// from now on are committed to the new memtable (see outQueue.memLow). It
+// runs inside Pebble's commit pipeline, where no caller of this package
+// holds s.mu or q.mu.
+func (s *Store) memtableRotated() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.outs {
+		q.mu.Lock()
+		q.memLow.Store(q.nextSeq)
+		q.mu.Unlock()
+	}
 }
 
 // has reports whether key exists.

@@ -924,7 +924,7 @@ func TestWriteStallsCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := writeStallListener(m, slog.New(slog.DiscardHandler))
+	l := eventListener(m, slog.New(slog.DiscardHandler), func() {})
 	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"})
 	time.Sleep(20 * time.Millisecond)
 	l.WriteStallEnd()

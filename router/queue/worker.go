@@ -234,12 +234,26 @@ func (q *outQueue) settle(st settlement) error {
 		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
 		return wb.Delete(kbuf, nil)
 	}
-	if len(st.delivered) > 0 {
-		d.qEntries -= int64(len(st.delivered))
-		for _, e := range st.delivered {
-			d.qBytes -= e.size
+	// Entries still in the current memtable are deleted there: the flush
+	// then drops them with their deletion, and writes neither. Older ones
+	// are already in files, where a deletion would make the flush span the
+	// backlog: those go to the delivered log (marks.go).
+	var old []*entry
+	memLow := q.memLow.Load()
+	for _, e := range st.delivered {
+		d.qEntries--
+		d.qBytes -= e.size
+		if e.seq < memLow {
+			old = append(old, e)
+			continue
 		}
-		if err := q.markDelivered(st.delivered); err != nil {
+		kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
+		if err := wb.Delete(kbuf, nil); err != nil {
+			return err
+		}
+	}
+	if len(old) > 0 {
+		if err := q.markDelivered(old); err != nil {
 			q.s.m.markErrors.Inc()
 			// Deleted one by one instead: slower for the DB, as durable.
 			// Logged at most every 10s: a full disk fails every batch.
@@ -247,7 +261,7 @@ func (q *outQueue) settle(st settlement) error {
 				q.lastMarkLog.Store(now)
 				q.s.log.Warn("delivered log write failed; deleting delivered entries directly", "output", q.name, "err", err)
 			}
-			for _, e := range st.delivered {
+			for _, e := range old {
 				kbuf = appendSeqKey(kbuf[:0], q.qPrefix, e.seq)
 				if err := wb.Delete(kbuf, nil); err != nil {
 					return err
