@@ -322,7 +322,7 @@ func (q *outQueue) finish(b *batch) {
 	delete(q.outstanding, b)
 	low := q.settledLocked()
 	q.markMu.Lock()
-	due := low-q.headSeq >= q.s.markStep || q.marked >= int64(q.s.markStep)
+	due := (low > q.headSeq && low-q.headSeq >= q.s.markStep) || q.marked >= int64(q.s.markStep)
 	q.markMu.Unlock()
 	if !due {
 		return
