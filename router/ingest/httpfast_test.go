@@ -330,6 +330,15 @@ func TestFastListenerShutdown(t *testing.T) {
 	srv := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(fl) }()
+	// Shutdown closes only the listeners Serve has registered: wait until
+	// Serve is accepting (it answers a request the fast path hands over),
+	// or a Shutdown racing ahead of it returns at once.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 
 	idle, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -359,7 +368,7 @@ func TestFastListenerShutdown(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(g.release)
-	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	resp, err = http.ReadResponse(bufio.NewReader(busy), nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("request in progress: %v, %v", resp, err)
 	}

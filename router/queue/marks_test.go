@@ -402,3 +402,47 @@ func TestMemtableEntriesDeletedInPlace(t *testing.T) {
 	crashClose(t, s)
 	reopen(t, dir, 0)
 }
+
+// Each output keeps its own log; a crash with both holding marks leaves
+// both queues exact after Open.
+func TestDeliveredLogsOfTwoOutputs(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, -1)
+	names := []string{"a", "b/with\x01odd name"}
+	for _, name := range names {
+		enqueue(t, s, name, uuids(name, 30)...)
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	outs := map[string]*gateOutput{}
+	for _, name := range names {
+		outs[name] = newGateOutput()
+		if err := s.StartOutput(name, outs[name], fastOpts()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		eventually(t, 5*time.Second, name+" delivered", func() bool { return s.Stats(name).Depth == 0 })
+		if _, err := os.Stat(filepath.Join(marksDir(dir), markFileName(name))); err != nil {
+			t.Fatalf("output %q: no delivered log: %v", name, err)
+		}
+	}
+	for _, name := range names {
+		if err := s.StopOutput(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashClose(t, s)
+	s = openStore(t, dir, -1)
+	defer s.Close()
+	for _, name := range names {
+		if st := s.Stats(name); st.Depth != 0 {
+			t.Fatalf("output %q: depth %d after the crash, want 0", name, st.Depth)
+		}
+		assertCounters(t, s, name)
+	}
+	if ents, _ := os.ReadDir(marksDir(dir)); len(ents) != 0 {
+		t.Fatalf("delivered logs left after Open: %v", ents)
+	}
+}
