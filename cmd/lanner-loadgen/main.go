@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
@@ -131,6 +132,13 @@ func run(ctx context.Context, o options) error {
 
 	fmt.Printf("machine: %d CPUs, load average %s; webhook batch mode: %v; queue workers %d, batch %d, batch wait %s\n",
 		numCPU(), loadAvg(), o.hookBatch, o.concurrency, o.batchSize, o.batchWait)
+	// A previous run's dirty pages (gigabytes of queue files) would be
+	// written back during this one and compete with it: write them now.
+	syncStart := time.Now()
+	syscall.Sync()
+	synced := time.Since(syncStart).Round(time.Millisecond)
+	fmt.Printf("host speed before: %s (sync took %s)\n", hostSpeed(), synced)
+	defer func() { fmt.Printf("host speed after: %s\n", hostSpeed()) }()
 	skip := map[string]bool{}
 	for _, p := range strings.Split(o.skip, ",") {
 		skip[strings.TrimSpace(p)] = true
@@ -374,6 +382,29 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(b), "processor\t:")
+}
+
+// hostSpeed times two fixed workloads that no Lanner code runs: hashing
+// (the CPU) and a trivial syscall (the kernel entry, dear on a
+// paravirtualised guest). A shared host's speed drifts by ±10% within an
+// hour; printed before and after a run, these tell drift from a change.
+func hostSpeed() string {
+	buf := make([]byte, 1<<20)
+	sha256.Sum256(buf) // the pages' first touch is not the CPU's speed
+	const mb = 128
+	start := time.Now()
+	for range mb {
+		sum := sha256.Sum256(buf)
+		buf[0] ^= sum[0]
+	}
+	hash := time.Since(start)
+	const calls = 50_000
+	start = time.Now()
+	for range calls {
+		syscall.Getppid()
+	}
+	sys := time.Since(start)
+	return fmt.Sprintf("sha256 %.0f MB/s, getppid %.2f µs", mb/hash.Seconds(), float64(sys.Microseconds())/calls)
 }
 
 func loadAvg() string {
