@@ -367,16 +367,13 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		err := r.out.Send(r.sendCtx, msgs)
 		now := time.Now()
 		if err == nil {
-			q.delivered.Add(int64(len(live)))
-			q.m.delivered.Add(float64(len(live)))
-			for _, e := range live {
-				q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
-			}
 			q.lastErr.Store(nil)
-			if err := q.settle(settlement{delivered: live, now: now}); err != nil {
+			st := settlement{delivered: live, now: now}
+			if err := q.settle(st); err != nil {
 				q.settleFailed(err)
 				abandoned = true
 			}
+			q.counted(st)
 			return
 		}
 		if r.sendCtx.Err() != nil {
@@ -394,8 +391,10 @@ func (q *outQueue) deliver(r *runner, b *batch) {
 		// backlog, and Pebble rewrote the backlog in compactions while an
 		// endpoint was down (measured: ~135 MB rewritten during a
 		// 1,000,000-alert stall, about a fifth of the router's CPU).
-		if err := q.settle(settlement{delivered: st.delivered, dead: st.dead, now: st.now}); err != nil {
-			q.settleFailed(err)
+		serr := q.settle(settlement{delivered: st.delivered, dead: st.dead, now: st.now})
+		q.counted(st)
+		if serr != nil {
+			q.settleFailed(serr)
 			abandoned = true
 			return
 		}
@@ -466,7 +465,6 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 		eerr := perEntry(i)
 		if eerr == nil {
 			st.delivered = append(st.delivered, e)
-			q.m.latency.Observe(now.Sub(e.meta.enq).Seconds())
 			continue
 		}
 		tooOld := o.MaxAge > 0 && now.Sub(e.meta.enq) > o.MaxAge
@@ -495,19 +493,28 @@ func (q *outQueue) classify(o OutputOptions, live []*entry, err error, now time.
 		}
 		st.retry = append(st.retry, e)
 	}
-	if n := len(st.delivered); n > 0 {
-		q.delivered.Add(int64(n))
-		q.m.delivered.Add(float64(n))
-	}
-	if n := len(st.dead); n > 0 {
-		q.m.deadLetters.Add(float64(n))
-		q.s.log.Warn("alerts dead-lettered", "output", q.name, "count", n, "reason", st.dead[0].reason)
-	}
 	if n := len(st.retry) + len(st.untried); n > 0 {
 		q.retries.Add(int64(n))
 		q.m.retries.Add(float64(n))
 	}
 	return st
+}
+
+// counted adds an attempt's delivered and dead-lettered alerts to the
+// counters once settle has run, so that whoever reads them (Stats, the
+// API, tests) never sees an alert counted whose entry is still queued.
+func (q *outQueue) counted(st settlement) {
+	if n := len(st.delivered); n > 0 {
+		q.delivered.Add(int64(n))
+		q.m.delivered.Add(float64(n))
+		for _, e := range st.delivered {
+			q.m.latency.Observe(st.now.Sub(e.meta.enq).Seconds())
+		}
+	}
+	if n := len(st.dead); n > 0 {
+		q.m.deadLetters.Add(float64(n))
+		q.s.log.Warn("alerts dead-lettered", "output", q.name, "count", n, "reason", st.dead[0].reason)
+	}
 }
 
 // retryAfter is the longest wait the destination asked for, including the
