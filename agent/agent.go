@@ -367,7 +367,8 @@ func dropAlert(host string, now, before capture.Counters, alertDrops uint64) *al
 		Rule:     "Lanner internal: syscall event drop",
 		Output: fmt.Sprintf("%s: Critical %d syscall events dropped (%.2f%% of %d) and %d alerts dropped since the last report",
 			t.Format("15:04:05.000000000"), drops, pct, seen, alertDrops),
-		OutputFields: map[string]any{
+		// Once per DropAlertInterval at most: a map is simplest. pct is finite.
+		OutputFields: alert.MustFields(map[string]any{
 			"n_evts":                 seen,
 			"n_drops":                drops,
 			"n_drops_ring_full":      now.DropRingFull - before.DropRingFull,
@@ -376,7 +377,7 @@ func dropAlert(host string, now, before capture.Counters, alertDrops uint64) *al
 			"n_alerts_dropped":       alertDrops,
 			"n_truncated":            now.Truncated - before.Truncated,
 			"n_kernel_read_failures": now.ReadFailed - before.ReadFailed,
-		},
+		}),
 		Source:   "internal",
 		Tags:     []string{"lanner", "self_monitoring"},
 		Hostname: host,

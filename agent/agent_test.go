@@ -219,7 +219,7 @@ func TestOfficialRulesOnRealActions(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for _, w := range want {
 		for {
-			var seen []map[string]any
+			var seen []alert.Fields
 			found := false
 			for _, a := range out.alerts(t) {
 				if a.Rule != w.rule {
@@ -250,9 +250,9 @@ func TestOfficialRulesOnRealActions(t *testing.T) {
 	}
 }
 
-func fieldsMatch(got map[string]any, want map[string]string) bool {
+func fieldsMatch(got alert.Fields, want map[string]string) bool {
 	for k, v := range want {
-		if alert.FieldString(got[k]) != v {
+		if g, _ := got.Get(k); g.String() != v {
 			return false
 		}
 	}
@@ -308,7 +308,7 @@ func testLogger(t *testing.T) *slogLogger { return newTestLogger(t) }
 
 func TestDropAlertShape(t *testing.T) {
 	a := dropAlert("h", captureCounters(1000, 10), captureCounters(0, 0), 2)
-	if a.Priority != alert.PriorityCritical || a.OutputFields["n_drops"] != uint64(10) || !strings.Contains(a.Output, "10 syscall events dropped") {
+	if n, _ := a.OutputFields.Get("n_drops"); a.Priority != alert.PriorityCritical || n != alert.UintValue(10) || !strings.Contains(a.Output, "10 syscall events dropped") {
 		t.Fatalf("drop alert = %+v", a)
 	}
 	b, _ := json.Marshal(a)
@@ -375,12 +375,13 @@ func TestConnectAndStackedRules(t *testing.T) {
 		exec.Command(curl, "-s", "-m", "1", fmt.Sprintf("http://127.0.0.1:%d/", port)).Run()
 		if a, ok := findAlert(out.alerts(t), "Local TCP connect"); ok {
 			f := a.OutputFields
-			if alert.FieldString(f["fd.sip"]) != "127.0.0.1" || alert.FieldString(f["fd.sport"]) != fmt.Sprint(port) ||
-				alert.FieldString(f["fd.typechar"]) != "4" ||
-				(alert.FieldString(f["evt.res"]) != "SUCCESS" && alert.FieldString(f["evt.res"]) != "EINPROGRESS") {
+			get := func(k string) string { v, _ := f.Get(k); return v.String() }
+			if get("fd.sip") != "127.0.0.1" || get("fd.sport") != fmt.Sprint(port) ||
+				get("fd.typechar") != "4" ||
+				(get("evt.res") != "SUCCESS" && get("evt.res") != "EINPROGRESS") {
 				t.Errorf("connect fields = %v", f)
 			}
-			if name := alert.FieldString(f["fd.name"]); !strings.HasSuffix(name, fmt.Sprintf("->127.0.0.1:%d", port)) {
+			if name := get("fd.name"); !strings.HasSuffix(name, fmt.Sprintf("->127.0.0.1:%d", port)) {
 				t.Errorf("fd.name = %q", name)
 			}
 			return

@@ -43,7 +43,7 @@ func (s *sink) count(rule, field, value string) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, a := range s.alerts {
-		if a.Rule == rule && alert.FieldString(a.OutputFields[field]) == value {
+		if v, _ := a.OutputFields.Get(field); a.Rule == rule && v.String() == value {
 			n++
 		}
 	}

@@ -21,12 +21,12 @@ type Alert struct {
 	Priority Priority  `json:"priority"`
 	Rule     string    `json:"rule"`
 	Output   string    `json:"output"`
-	// OutputFields keeps each value's JSON type. Numbers decode as json.Number so
+	// OutputFields keeps each value's JSON type, numbers as their text so
 	// that large integers (inodes, pids, ports) survive a round trip exactly.
-	OutputFields map[string]any `json:"output_fields"`
-	Source       string         `json:"source,omitempty"`
-	Tags         []string       `json:"tags,omitempty"`
-	Hostname     string         `json:"hostname,omitempty"`
+	OutputFields Fields   `json:"output_fields"`
+	Source       string   `json:"source,omitempty"`
+	Tags         []string `json:"tags,omitempty"`
+	Hostname     string   `json:"hostname,omitempty"`
 }
 
 // FieldError is a validation problem with one named field of an alert.
@@ -136,7 +136,9 @@ func decodeSlow(data []byte) (*Alert, error) {
 	if badOutputFields {
 		return nil, &FieldError{"output_fields", "must be a JSON object"}
 	}
-	a.OutputFields = w.OutputFields
+	if a.OutputFields, err = FieldsFromMap(w.OutputFields); err != nil {
+		return nil, &FieldError{"output_fields", err.Error()}
+	}
 	return a, nil
 }
 
@@ -177,19 +179,13 @@ func (a *Alert) EnsureUUID() {
 	}
 }
 
-// Clone returns a copy that shares nothing mutable with a (tags and the
-// top-level output_fields map are copied; values inside are immutable JSON).
+// Clone returns a copy that shares nothing mutable with a.
 func (a *Alert) Clone() *Alert {
 	c := *a
 	if a.Tags != nil {
 		c.Tags = append([]string(nil), a.Tags...)
 	}
-	if a.OutputFields != nil {
-		c.OutputFields = make(map[string]any, len(a.OutputFields))
-		for k, v := range a.OutputFields {
-			c.OutputFields[k] = v
-		}
-	}
+	c.OutputFields = a.OutputFields.Clone()
 	return &c
 }
 
@@ -199,6 +195,8 @@ func FieldString(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "<NA>"
+	case Value:
+		return t.String()
 	case string:
 		return t
 	case json.Number:

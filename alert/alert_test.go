@@ -25,11 +25,11 @@ func TestDecodeFalcoAlert(t *testing.T) {
 		Priority: PriorityWarning,
 		Rule:     "Read sensitive file untrusted",
 		Output:   "10:00:00.123456789: Warning Sensitive file opened for reading file=/etc/shadow",
-		OutputFields: map[string]any{
+		OutputFields: MustFields(map[string]any{
 			"evt.type": "openat", "fd.name": "/etc/shadow", "proc.name": "cat",
 			"user.uid": json.Number("0"), "fd.ino": json.Number("18446744073709551615"),
 			"proc.tty": nil, "evt.failed": false,
-		},
+		}),
 		Source:   "syscall",
 		Tags:     []string{"filesystem", "mitre_credential_access"},
 		Hostname: "node-1",
@@ -226,9 +226,12 @@ func TestClone(t *testing.T) {
 		t.Fatal("clone differs")
 	}
 	c.Tags[0] = "changed"
-	c.OutputFields["new"] = "x"
-	delete(c.OutputFields, "fd.name")
-	if a.Tags[0] != "filesystem" || a.OutputFields["new"] != nil || a.OutputFields["fd.name"] != "/etc/shadow" {
+	c.OutputFields = c.OutputFields.Set("new", StringValue("x"))
+	c.OutputFields = c.OutputFields.Set("fd.name", StringValue("changed"))
+	if _, ok := a.OutputFields.Get("new"); ok || a.Tags[0] != "filesystem" {
+		t.Error("changing the clone changed the original")
+	}
+	if v, _ := a.OutputFields.Get("fd.name"); v != StringValue("/etc/shadow") {
 		t.Error("changing the clone changed the original")
 	}
 	empty := (&Alert{}).Clone()
@@ -252,6 +255,8 @@ func TestFieldString(t *testing.T) {
 		{uint32(7), "7"},
 		{[]any{"a", json.Number("1")}, `["a",1]`},
 		{map[string]any{"k": "v"}, `{"k":"v"}`},
+		{StringValue("s"), "s"},
+		{NullValue(), "<NA>"},
 	}
 	for _, tt := range tests {
 		if got := FieldString(tt.in); got != tt.want {

@@ -423,13 +423,8 @@ func (d *fastDec) tags(a *Alert) bool {
 	return true
 }
 
-type fieldKV struct {
-	k string
-	v any
-}
-
-// fields is null or an object of scalar values: strings, json.Number,
-// booleans and nulls, as encoding/json with UseNumber gives them.
+// fields is null or an object of scalar values: strings, numbers, booleans
+// and nulls. Values are slices of the document's one string.
 func (d *fastDec) fields(a *Alert) bool {
 	if d.null() {
 		return true
@@ -437,9 +432,8 @@ func (d *fastDec) fields(a *Alert) bool {
 	if !d.eat('{') {
 		return false
 	}
-	// Collected on the stack first so the map is made once at its final
-	// size, without growing or over-allocating.
-	var buf [32]fieldKV
+	// Collected on the stack first so the alert gets one exactly sized slice.
+	var buf [32]Field
 	kvs := buf[:0]
 	d.ws()
 	if !d.eat('}') {
@@ -457,30 +451,29 @@ func (d *fastDec) fields(a *Alert) bool {
 			if d.i >= len(d.b) {
 				return false
 			}
-			var v any
+			var v Value
 			switch c := d.b[d.i]; {
 			case c == '"':
 				s, ok := d.stringValue()
 				if !ok {
 					return false
 				}
-				v = s
+				v = StringValue(s)
 			case c == '-' || c >= '0' && c <= '9':
 				n, ok := d.number()
 				if !ok {
 					return false
 				}
-				v = json.Number(n)
+				v = Value{text: n, kind: KindNumber}
 			case d.lit("true"):
-				v = true
+				v = BoolValue(true)
 			case d.lit("false"):
-				v = false
+				v = BoolValue(false)
 			case d.null():
-				v = nil
 			default:
 				return false // nested objects and arrays: the slow path
 			}
-			kvs = append(kvs, fieldKV{key, v})
+			kvs = append(kvs, Field{Key: key, Value: v})
 			d.ws()
 			if d.eat(',') {
 				continue
@@ -491,11 +484,12 @@ func (d *fastDec) fields(a *Alert) bool {
 			break
 		}
 	}
-	// Later duplicates win, as in encoding/json.
-	m := make(map[string]any, len(kvs))
-	for _, kv := range kvs {
-		m[kv.k] = kv.v
+	// Falco writes the keys sorted; anything else is sorted here (a later
+	// duplicate wins, as in encoding/json).
+	f := Fields(kvs)
+	if !f.IsSorted() {
+		f = sortInPlace(f)
 	}
-	a.OutputFields = m
+	a.OutputFields = append(make(Fields, 0, len(f)), f...)
 	return true
 }

@@ -120,7 +120,7 @@ type falcoPayload struct {
 	Priority     alert.Priority `json:"priority"`
 	Rule         string         `json:"rule"`
 	Time         time.Time      `json:"time"`
-	OutputFields map[string]any `json:"output_fields"`
+	OutputFields alert.Fields   `json:"output_fields"`
 	Source       string         `json:"source"`
 	Tags         []string       `json:"tags,omitempty"`
 	Hostname     string         `json:"hostname,omitempty"`

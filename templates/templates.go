@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -33,9 +32,14 @@ const (
 
 // Data is what every template receives. The alert's fields are promoted, so
 // falcosidekick's {{ .Rule }}, {{ .Output }}, {{ index .OutputFields "k" }}
-// work unchanged.
+// and {{ range $k, $v := .OutputFields }} work unchanged.
 type Data struct {
 	*alert.Alert
+	// OutputFields hides the alert's Fields behind the map falcosidekick's
+	// templates index and range over (text/template's index takes maps, not
+	// a slice of pairs). Execute fills it from the alert when it is nil. The
+	// alert's own output_fields is what {{ json . }} writes.
+	OutputFields map[string]any `json:"-"`
 	// Format is the output's layout hint (Slack outputformat: all, text, fields).
 	Format string
 	// Text is extra text an output rendered before this template (Slack
@@ -163,45 +167,56 @@ func join(sep string, v any) string {
 	}
 }
 
-// field accepts Data, *alert.Alert or a map, so it works wherever a template is.
-func field(key string, v any) string {
-	x, ok := outputFields(v)[key]
-	if !ok {
-		return ""
+// field accepts Data, *alert.Alert, alert.Fields or a map, so it works
+// wherever a template is.
+func field(key string, v any) (string, error) {
+	f, err := outputFields(v)
+	if err != nil {
+		return "", err
 	}
-	return alert.FieldString(x)
+	x, ok := f.Get(key)
+	if !ok {
+		return "", nil
+	}
+	return x.String(), nil
 }
 
 // outputFields finds the output fields in whatever a template was given:
-// Data, *Data, *alert.Alert or the map itself.
-func outputFields(v any) map[string]any {
+// Data or *Data (its alert's), *alert.Alert, alert.Fields or a map (such as
+// Data.OutputFields).
+func outputFields(v any) (alert.Fields, error) {
 	switch d := v.(type) {
 	case Data:
 		if d.Alert != nil {
-			return d.OutputFields
+			return d.Alert.OutputFields, nil
 		}
 	case *Data:
 		if d != nil && d.Alert != nil {
-			return d.OutputFields
+			return d.Alert.OutputFields, nil
 		}
 	case *alert.Alert:
 		if d != nil {
-			return d.OutputFields
+			return d.OutputFields, nil
 		}
+	case alert.Fields:
+		return d, nil
 	case map[string]any:
-		return d
+		return alert.FieldsFromMap(d)
 	}
-	return nil
+	return nil, nil
 }
 
-func fields(v any) []Field {
-	m := outputFields(v)
-	out := make([]Field, 0, len(m))
-	for k, x := range m {
-		out = append(out, Field{Key: k, Value: alert.FieldString(x)})
+func fields(v any) ([]Field, error) {
+	f, err := outputFields(v)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
+	f = f.Sorted()
+	out := make([]Field, len(f))
+	for i, e := range f {
+		out[i] = Field{Key: e.Key, Value: e.Value.String()}
+	}
+	return out, nil
 }
 
 func dflt(d, v any) any {
@@ -236,10 +251,10 @@ func Sample() *alert.Alert {
 		Priority: alert.PriorityWarning,
 		Rule:     "Read sensitive file untrusted",
 		Output:   "10:00:00.123456789: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow user=root command=cat /etc/shadow)",
-		OutputFields: map[string]any{
+		OutputFields: alert.MustFields(map[string]any{
 			"evt.type": "openat", "fd.name": "/etc/shadow", "proc.name": "cat",
 			"user.name": "root", "user.uid": json.Number("0"), "k8s.pod.name": "web-0", "proc.tty": nil,
-		},
+		}),
 		Source:   "syscall",
 		Tags:     []string{"filesystem", "mitre_credential_access"},
 		Hostname: "node-1",
@@ -296,14 +311,18 @@ func Default(name string) (string, error) {
 	return string(b), err
 }
 
-// Execute renders t with d. Template code cannot panic the caller: a panic
-// inside a helper is returned as an error.
+// Execute renders t with d, filling d.OutputFields from the alert when it is
+// nil. Template code cannot panic the caller: a panic inside a helper is
+// returned as an error.
 func Execute(t *template.Template, d Data) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("template %s: panic: %v", t.Name(), r)
 		}
 	}()
+	if d.OutputFields == nil && d.Alert != nil {
+		d.OutputFields = d.Alert.OutputFields.Map()
+	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("template %s: %w", t.Name(), err)

@@ -184,7 +184,7 @@ func TestOfficialRulesFire(t *testing.T) {
 					continue
 				}
 				for k, want := range tt.fields {
-					if v := a.OutputFields[k]; alert.FieldString(v) != alert.FieldString(want) {
+					if v, _ := a.OutputFields.Get(k); v.String() != alert.FieldString(want) {
 						t.Errorf("%s = %v, want %v", k, v, want)
 					}
 				}

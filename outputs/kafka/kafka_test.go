@@ -197,7 +197,7 @@ func TestGoldenRecord(t *testing.T) {
 
 func TestTemplates(t *testing.T) {
 	a := testAlert(1)
-	a.OutputFields["k8s.ns.name"] = "prod"
+	a.OutputFields = a.OutputFields.Set("k8s.ns.name", alert.StringValue("prod"))
 	a.Rule = "Read sensitive file untrusted"
 	tests := []struct{ tmpl, want string }{
 		{"falco", "falco"},
@@ -208,6 +208,11 @@ func TestTemplates(t *testing.T) {
 		{`{{ .Rule | replace " " "_" | lower }}`, "read_sensitive_file_untrusted"},
 		{`{{ index .OutputFields "absent" | default "none" }}`, "none"},
 		{`{{ .Hostname }}`, "node-1"},
+		// Templates reading .OutputFields as a map (index, range) get one.
+		{`{{ index .OutputFields "k8s.ns.name" }}-{{ field .OutputFields "proc.pid" }}`, "prod-4001"},
+		{`{{ range $k, $v := .OutputFields }}{{ if eq $k "proc.pid" "user.uid" }}{{ $k }}={{ $v }};{{ end }}{{ end }}`, "proc.pid=4001;user.uid=0;"},
+		{`{{ with $.OutputFields }}{{ len . }}{{ end }}`, "11"},
+		{`{{ field .OutputFields "proc.tty" }}`, "<NA>"},
 	}
 	var sb strings.Builder
 	for _, tt := range tests {
@@ -219,6 +224,35 @@ func TestTemplates(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s = %q, %v; want %q", tt.tmpl, got, err, tt.want)
 		}
+	}
+}
+
+// Only templates that read .OutputFields other than through field get it
+// as a map, built per alert; field looks keys up in the Fields.
+func TestReadsFieldMap(t *testing.T) {
+	for tmpl, want := range map[string]bool{
+		`{{ field .OutputFields "k8s.ns.name" | default .Hostname }}`:          false,
+		`falco-{{ .Priority | lower }}-{{ field .OutputFields "a" }}`:          false,
+		`{{ index .OutputFields "k" }}`:                                        true,
+		`{{ range $k, $v := .OutputFields }}{{ $k }}{{ end }}`:                 true,
+		`{{ with $.OutputFields }}x{{ end }}`:                                  true,
+		`{{ if .Rule }}{{ else }}{{ .OutputFields }}{{ end }}`:                 true,
+		`{{ define "x" }}{{ len .OutputFields }}{{ end }}{{ template "x" . }}`: true,
+		`{{ field (.OutputFields) "k" }}`:                                      true,
+		`{{ $a := . }}{{ field .OutputFields "k" }}{{ $a.OutputFields.x }}`:    true,
+	} {
+		f, err := parseTemplate("t", tmpl)
+		if err != nil {
+			t.Fatalf("%s: %v", tmpl, err)
+		}
+		if f.fieldMap != want {
+			t.Errorf("%s: fieldMap = %v, want %v", tmpl, f.fieldMap, want)
+		}
+	}
+	f, _ := parseTemplate("t", `{{ field .Rule "k" }}`)
+	var sb strings.Builder
+	if _, err := f.render(testAlert(0), &sb); err == nil {
+		t.Error("field on a string: no error")
 	}
 }
 

@@ -150,8 +150,8 @@ func (o *Output) streamLabels(a *alert.Alert) []label {
 	add("hostname", a.Hostname)
 	add("tags", strings.Join(a.Tags, ","))
 	for _, k := range o.labels {
-		if v, ok := a.OutputFields[k.field]; ok && v != nil {
-			add(k.name, alert.FieldString(v))
+		if v, ok := a.OutputFields.Get(k.field); ok && !v.IsNull() {
+			add(k.name, v.String())
 		}
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i].name < ls[j].name })

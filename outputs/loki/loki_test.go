@@ -16,6 +16,7 @@ import (
 	"github.com/golang/snappy"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/outputtest"
 	"github.com/lannerhq/lanner/router/queue"
@@ -150,7 +151,7 @@ func TestLabelsAndCardinalityGuard(t *testing.T) {
 	log, logs := outputtest.CaptureLogs()
 	o := newOutput(t, Config{HostPort: "http://127.0.0.1:1", ExtraLabels: "k8s.pod.name, 1bad-key", Labels: []string{"rule"}, MaxLabelValues: 3}, outputs.Deps{Logger: log})
 	a := outputtest.Alert(0)
-	a.OutputFields["1bad-key"] = "v"
+	a.OutputFields = a.OutputFields.Set("1bad-key", alert.StringValue("v"))
 	ls := o.streamLabels(a)
 	got := promLabels(ls)
 	want := `{_1bad_key="v", hostname="node-0", k8s_pod_name="web-0", priority="Warning", rule="Read sensitive file untrusted", source="syscall", tags="filesystem,mitre_credential_access"}`
@@ -381,7 +382,7 @@ func FuzzPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rule, output, host, value string) {
 		a := outputtest.Alert(0)
 		a.Rule, a.Output, a.Hostname = rule, output, host
-		a.OutputFields["f"] = value
+		a.OutputFields = a.OutputFields.Set("f", alert.StringValue(value))
 		b, _, err := oj.Payload([]outputs.Message{{Alert: a}})
 		if err != nil || !json.Valid(b) {
 			t.Fatalf("invalid JSON push: %v %q", err, b)

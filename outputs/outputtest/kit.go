@@ -52,7 +52,7 @@ func Alert(i int) *alert.Alert {
 		Rule:     r,
 		Output: fmt.Sprintf("%s: %s %s (user=root command=cat /etc/shadow pod=web-%d marker=%s)",
 			baseTime.Add(time.Duration(i)*time.Millisecond).Format("15:04:05.000000000"), p, r, i%7, Marker(i)),
-		OutputFields: map[string]any{
+		OutputFields: alert.MustFields(map[string]any{
 			"evt.type":       "openat",
 			"fd.name":        "/etc/shadow",
 			"proc.name":      "cat",
@@ -64,7 +64,7 @@ func Alert(i int) *alert.Alert {
 			"container.id":   "3ad7b26ded6d",
 			"proc.tty":       nil,
 			"evt.is_success": true,
-		},
+		}),
 		Source:   "syscall",
 		Tags:     []string{"filesystem", "mitre_credential_access"},
 		Hostname: fmt.Sprintf("node-%d", i%3),

@@ -19,6 +19,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
 
+	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/outputtest"
 	"github.com/lannerhq/lanner/router/queue"
@@ -256,7 +257,7 @@ func TestTruncation(t *testing.T) {
 	a.Output = strings.Repeat("é", 30_000) // multi-byte: cut on characters
 	a.Rule = strings.Repeat("r", 1000)
 	for i := range 100 {
-		a.OutputFields[strings.Repeat("k", 10)+string(rune('a'+i%26))+string(rune('a'+i/26))] = strings.Repeat("v", 5000)
+		a.OutputFields = a.OutputFields.Set(strings.Repeat("k", 10)+string(rune('a'+i%26))+string(rune('a'+i/26)), alert.StringValue(strings.Repeat("v", 5000)))
 	}
 	if err := o.Send(context.Background(), []outputs.Message{{Alert: a}}); err != nil {
 		t.Fatal(err)
@@ -373,7 +374,7 @@ func FuzzMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rule, output, key, value string) {
 		a := outputtest.Alert(0)
 		a.Rule, a.Output = rule, output
-		a.OutputFields[key] = value
+		a.OutputFields = a.OutputFields.Set(key, alert.StringValue(value))
 		m, err := o.Message(outputs.Message{Alert: a})
 		if err != nil {
 			t.Fatal(err)

@@ -77,7 +77,9 @@ func TestBodyIsFalcoJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.UUID != in.UUID || got.Rule != in.Rule || got.Priority != in.Priority || !got.Time.Equal(in.Time) || got.OutputFields["proc.pid"] != in.OutputFields["proc.pid"] {
+	gotPID, _ := got.OutputFields.Get("proc.pid")
+	inPID, _ := in.OutputFields.Get("proc.pid")
+	if got.UUID != in.UUID || got.Rule != in.Rule || got.Priority != in.Priority || !got.Time.Equal(in.Time) || gotPID != inPID {
 		t.Errorf("round trip: got %+v", got)
 	}
 	var keys map[string]json.RawMessage

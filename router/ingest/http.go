@@ -272,9 +272,12 @@ func (h *HTTP) serveTest(w http.ResponseWriter, r *http.Request) {
 	host, _ := os.Hostname()
 	a := &alert.Alert{
 		Time: time.Now().UTC(), Priority: alert.PriorityDebug, Rule: "Test rule", Source: "debug", Hostname: host,
-		Output:       "This is a test from lanner-router",
-		OutputFields: map[string]any{"proc.name": "lanner-router", "user.name": "lanner-router"},
-		Tags:         []string{"test", "example"},
+		Output: "This is a test from lanner-router",
+		OutputFields: alert.Fields{
+			{Key: "proc.name", Value: alert.StringValue("lanner-router")},
+			{Key: "user.name", Value: alert.StringValue("lanner-router")},
+		},
+		Tags: []string{"test", "example"},
 	}
 	h.submitOne(r.Context(), w, endpointTest, a)
 }

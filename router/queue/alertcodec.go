@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -14,8 +13,9 @@ import (
 // A compact binary form of alert.Alert for the queue. encoding/json cost
 // several microseconds per alert each way, a large share of the queue's CPU
 // budget at 150,000 alerts/s; this form is read and written with appends
-// and slices. output_fields keep their JSON types; values of types other
-// than string, number, bool and null are stored as JSON.
+// and slices. output_fields keep their order and JSON types; arrays and
+// objects are stored as JSON text. fieldFloat is only read: earlier
+// versions wrote float64 values with it.
 const (
 	fieldNull byte = iota
 	fieldString
@@ -55,29 +55,24 @@ func appendAlert(dst []byte, a *alert.Alert) ([]byte, error) {
 		return append(dst, 0), nil
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(a.OutputFields))+1)
-	for k, v := range a.OutputFields {
-		dst = appendStr(dst, k)
-		switch t := v.(type) {
-		case nil:
+	for _, f := range a.OutputFields {
+		dst = appendStr(dst, f.Key)
+		v := f.Value
+		switch v.Kind() {
+		case alert.KindNull:
 			dst = append(dst, fieldNull)
-		case string:
-			dst = appendStr(append(dst, fieldString), t)
-		case json.Number:
-			dst = appendStr(append(dst, fieldNumber), string(t))
-		case bool:
-			if t {
+		case alert.KindString:
+			dst = appendStr(append(dst, fieldString), v.String())
+		case alert.KindNumber:
+			dst = appendStr(append(dst, fieldNumber), v.String())
+		case alert.KindBool:
+			if v.String() == "true" {
 				dst = append(dst, fieldTrue)
 			} else {
 				dst = append(dst, fieldFalse)
 			}
-		case float64:
-			dst = binary.BigEndian.AppendUint64(append(dst, fieldFloat), math.Float64bits(t))
 		default:
-			js, err := json.Marshal(t)
-			if err != nil {
-				return nil, fmt.Errorf("output_fields %q: %w", k, err)
-			}
-			dst = appendStr(append(dst, fieldJSON), string(js))
+			dst = appendStr(append(dst, fieldJSON), v.JSONText())
 		}
 	}
 	return dst, nil
@@ -176,31 +171,36 @@ func decodeAlert(b []byte) (*alert.Alert, error) {
 		}
 	}
 	if n, isNil := r.count(); !isNil {
-		a.OutputFields = make(map[string]any, n)
+		a.OutputFields = make(alert.Fields, 0, n)
 		for range n {
 			k := r.str()
-			var v any
+			var v alert.Value
 			switch r.byte() {
 			case fieldNull:
 			case fieldString:
-				v = r.str()
+				v = alert.StringValue(r.str())
 			case fieldNumber:
-				v = json.Number(r.str())
+				var err error
+				if v, err = alert.NumberValue(r.str()); err != nil && r.err == nil {
+					r.err = fmt.Errorf("%w: output_fields %q: %w", errCorrupt, k, err)
+				}
 			case fieldTrue:
-				v = true
+				v = alert.BoolValue(true)
 			case fieldFalse:
-				v = false
-			case fieldFloat:
+				v = alert.BoolValue(false)
+			case fieldFloat: // written by versions that kept float64 values
 				if len(r.b) < 8 {
 					r.err = errCorrupt
 					break
 				}
-				v = math.Float64frombits(binary.BigEndian.Uint64(r.b))
+				var err error
+				if v, err = alert.FloatValue(math.Float64frombits(binary.BigEndian.Uint64(r.b))); err != nil {
+					r.err = fmt.Errorf("%w: output_fields %q: %w", errCorrupt, k, err)
+				}
 				r.b = r.b[8:]
 			case fieldJSON:
-				d := json.NewDecoder(bytes.NewReader([]byte(r.str())))
-				d.UseNumber()
-				if err := d.Decode(&v); err != nil && r.err == nil {
+				var err error
+				if v, err = alert.ValueOf(json.RawMessage(r.str())); err != nil && r.err == nil {
 					r.err = fmt.Errorf("%w: output_fields %q: %w", errCorrupt, k, err)
 				}
 			default:
@@ -209,7 +209,7 @@ func decodeAlert(b []byte) (*alert.Alert, error) {
 			if r.err != nil {
 				break
 			}
-			a.OutputFields[k] = v
+			a.OutputFields = append(a.OutputFields, alert.Field{Key: k, Value: v})
 		}
 	}
 	if r.err != nil {

@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -21,12 +23,16 @@ func mustEntry(t testing.TB, uuid string) []byte {
 
 func TestMessageRoundTrip(t *testing.T) {
 	full := mkAlert("rt")
-	full.OutputFields["nil"] = nil
-	full.OutputFields["yes"] = true
-	full.OutputFields["no"] = false
-	full.OutputFields["f"] = 1.5
-	full.OutputFields["list"] = []any{"a", json.Number("1")}
-	full.OutputFields["obj"] = map[string]any{"k": "v"}
+	for k, v := range map[string]any{
+		"nil": nil, "yes": true, "no": false, "f": 1.5,
+		"list": []any{"a", json.Number("1")}, "obj": map[string]any{"k": "v"},
+	} {
+		fv, err := alert.ValueOf(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.OutputFields = full.OutputFields.Set(k, fv)
+	}
 	full.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", 7200))
 	tests := []struct {
 		name string
@@ -34,7 +40,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	}{
 		{"full", outputs.Message{Alert: full, Overrides: map[string]string{"channel": "#sec", "": ""}}},
 		{"minimal", outputs.Message{Alert: &alert.Alert{Rule: "r", Priority: alert.PriorityDebug, Time: time.Unix(0, 0).UTC()}}},
-		{"empty slices", outputs.Message{Alert: &alert.Alert{Rule: "r", Tags: []string{}, OutputFields: map[string]any{}, Time: time.Unix(1, 0).UTC()}}},
+		{"empty slices", outputs.Message{Alert: &alert.Alert{Rule: "r", Tags: []string{}, OutputFields: alert.Fields{}, Time: time.Unix(1, 0).UTC()}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +64,30 @@ func TestMessageRoundTrip(t *testing.T) {
 				t.Errorf("overrides %v, want %v", got.Overrides, tc.msg.Overrides)
 			}
 		})
+	}
+}
+
+// Entries written before output_fields were typed may hold float64 values;
+// they read back as the number encoding/json wrote for them.
+func TestDecodeLegacyFloat(t *testing.T) {
+	a := mkAlert("legacy")
+	a.OutputFields = nil
+	enc, err := appendAlert(nil, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc = append(enc[:len(enc)-1], 3) // two fields follow (count+1)
+	enc = appendStr(enc, "big")
+	enc = binary.BigEndian.AppendUint64(append(enc, fieldFloat), math.Float64bits(1e21))
+	enc = appendStr(enc, "f")
+	enc = binary.BigEndian.AppendUint64(append(enc, fieldFloat), math.Float64bits(1.5))
+	got, err := decodeAlert(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(got.OutputFields)
+	if want, _ := json.Marshal(map[string]any{"big": 1e21, "f": 1.5}); string(b) != string(want) {
+		t.Errorf("got %s, want %s", b, want)
 	}
 }
 

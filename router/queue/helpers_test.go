@@ -191,7 +191,7 @@ func mkAlert(uuid string) *alert.Alert {
 	return &alert.Alert{
 		UUID: uuid, Time: time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC), Priority: alert.PriorityWarning,
 		Rule: "Read sensitive file untrusted", Output: "Warning Sensitive file opened for reading file=/etc/shadow",
-		OutputFields: map[string]any{"evt.type": "openat", "fd.name": "/etc/shadow", "proc.pid": json.Number("12345678901234")},
+		OutputFields: alert.MustFields(map[string]any{"evt.type": "openat", "fd.name": "/etc/shadow", "proc.pid": json.Number("12345678901234")}),
 		Source:       "syscall", Tags: []string{"filesystem"}, Hostname: "node-1",
 	}
 }

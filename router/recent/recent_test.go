@@ -299,12 +299,15 @@ func deepCopy(a *alert.Alert) *alert.Alert {
 	for i, t := range c.Tags {
 		c.Tags[i] = strings.Clone(t)
 	}
-	c.OutputFields = make(map[string]any, len(a.OutputFields))
-	for k, v := range a.OutputFields {
-		if s, ok := v.(string); ok {
-			v = strings.Clone(s)
+	for i, f := range c.OutputFields {
+		v := f.Value
+		switch v.Kind() {
+		case alert.KindString:
+			v = alert.StringValue(strings.Clone(v.String()))
+		case alert.KindNumber:
+			v, _ = alert.NumberValue(strings.Clone(v.String()))
 		}
-		c.OutputFields[strings.Clone(k)] = v
+		c.OutputFields[i] = alert.Field{Key: strings.Clone(f.Key), Value: v}
 	}
 	return c
 }

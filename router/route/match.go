@@ -90,14 +90,14 @@ type fieldMatcher struct {
 }
 
 func (m *fieldMatcher) match(a *alert.Alert) bool {
-	v, ok := a.OutputFields[m.key]
+	v, ok := a.OutputFields.Get(m.key)
 	if !ok {
 		return false
 	}
 	if m.op == config.OpExists {
 		return true
 	}
-	return m.strMatch.match(alert.FieldString(v))
+	return m.strMatch.match(v.String())
 }
 
 func (m *fieldMatcher) describe() string {

@@ -275,10 +275,7 @@ next:
 
 func withSuppressed(a *alert.Alert, n int64) *alert.Alert {
 	c := a.Clone()
-	if c.OutputFields == nil {
-		c.OutputFields = make(map[string]any, 1)
-	}
-	c.OutputFields[SuppressedField] = n
+	c.OutputFields = c.OutputFields.Set(SuppressedField, alert.IntValue(n))
 	return c
 }
 
@@ -289,10 +286,10 @@ func Enrich(a *alert.Alert, customfields map[string]string) {
 		return
 	}
 	if a.OutputFields == nil {
-		a.OutputFields = make(map[string]any, len(customfields))
+		a.OutputFields = make(alert.Fields, 0, len(customfields))
 	}
 	for k, v := range customfields {
-		a.OutputFields[k] = v
+		a.OutputFields = a.OutputFields.Set(k, alert.StringValue(v))
 	}
 }
 
@@ -324,8 +321,8 @@ func Explain(d Decision) string {
 					fmt.Fprintf(&b, " %s=%s", k, v)
 				}
 			}
-			if n, ok := t.Alert.OutputFields[SuppressedField]; ok {
-				fmt.Fprintf(&b, "; %s=%v", SuppressedField, n)
+			if n, ok := t.Alert.OutputFields.Get(SuppressedField); ok {
+				fmt.Fprintf(&b, "; %s=%s", SuppressedField, n)
 			}
 			b.WriteString(")\n")
 		}

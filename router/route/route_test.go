@@ -42,10 +42,10 @@ func mkAlert(prio alert.Priority, rule string, mods ...func(*alert.Alert)) *aler
 		Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Priority: prio, Rule: rule,
 		Output: "x", Source: "syscall", Hostname: "node-1",
 		Tags: []string{"filesystem", "mitre_credential_access"},
-		OutputFields: map[string]any{
+		OutputFields: alert.MustFields(map[string]any{
 			"fd.name": "/etc/shadow", "proc.name": "cat", "user.uid": json.Number("0"),
 			"k8s.ns.name": "prod", "container.id": nil,
-		},
+		}),
 	}
 	for _, m := range mods {
 		m(a)
@@ -312,10 +312,10 @@ routes:
 	if got == nil || got == a {
 		t.Fatalf("want a copy carrying the count, got %v", got)
 	}
-	if n := got.OutputFields[SuppressedField]; n != int64(3) {
+	if n, _ := got.OutputFields.Get(SuppressedField); n != alert.IntValue(3) {
 		t.Errorf("%s = %v, want 3", SuppressedField, n)
 	}
-	if _, ok := a.OutputFields[SuppressedField]; ok {
+	if _, ok := a.OutputFields.Get(SuppressedField); ok {
 		t.Error("input alert modified")
 	}
 	if got := delivered(a, t0.Add(time.Minute+time.Second)); got != a {
@@ -362,7 +362,9 @@ routes:
 	th := r.routes[0].throttle
 	now := time.Now()
 	for i := range 1000 {
-		a := mkAlert(alert.PriorityError, "r", func(a *alert.Alert) { a.OutputFields["proc.name"] = string(rune('a'+i%26)) + strings.Repeat("x", i) })
+		a := mkAlert(alert.PriorityError, "r", func(a *alert.Alert) {
+			a.OutputFields = a.OutputFields.Set("proc.name", alert.StringValue(string(rune('a'+i%26))+strings.Repeat("x", i)))
+		})
 		if d := r.Route(a, now); len(d.Targets) != 1 {
 			t.Fatalf("new key %d throttled", i)
 		}
@@ -376,7 +378,7 @@ routes:
 	// Expired windows are reclaimed before live keys.
 	before := counter(t, reg, "lanner_route_throttle_evicted_total", "per-proc")
 	later := now.Add(2 * time.Hour)
-	r.Route(mkAlert(alert.PriorityError, "r", func(a *alert.Alert) { a.OutputFields["proc.name"] = "fresh" }), later)
+	r.Route(mkAlert(alert.PriorityError, "r", func(a *alert.Alert) { a.OutputFields = a.OutputFields.Set("proc.name", alert.StringValue("fresh")) }), later)
 	if after := counter(t, reg, "lanner_route_throttle_evicted_total", "per-proc"); after != before {
 		t.Errorf("live keys evicted although expired ones were available: %v -> %v", before, after)
 	}
@@ -408,7 +410,10 @@ routes:
 	if d := r.Route(mkAlert(alert.PriorityCritical, "b", k8s), now); len(d.Targets) != 1 {
 		t.Fatal("different priority shares the key")
 	}
-	withPod := func(a *alert.Alert) { a.Source = "k8s"; a.OutputFields["k8s.pod.name"] = "p" }
+	withPod := func(a *alert.Alert) {
+		a.Source = "k8s"
+		a.OutputFields = a.OutputFields.Set("k8s.pod.name", alert.StringValue("p"))
+	}
 	if d := r.Route(mkAlert(alert.PriorityError, "b", withPod), now); len(d.Targets) != 1 {
 		t.Fatal("present field shares the absent field's key")
 	}
@@ -475,12 +480,15 @@ routes: [{name: noise, match: {rule: {regex: "r.*"}}, drop: true}]
 func TestEnrich(t *testing.T) {
 	a := mkAlert(alert.PriorityError, "r")
 	Enrich(a, map[string]string{"cluster": "prod", "proc.name": "override"})
-	if a.OutputFields["cluster"] != "prod" || a.OutputFields["proc.name"] != "override" {
+	if v, _ := a.OutputFields.Get("cluster"); v != alert.StringValue("prod") {
+		t.Errorf("enrich: %v", a.OutputFields)
+	}
+	if v, _ := a.OutputFields.Get("proc.name"); v != alert.StringValue("override") || !a.OutputFields.IsSorted() {
 		t.Errorf("enrich: %v", a.OutputFields)
 	}
 	b := &alert.Alert{}
 	Enrich(b, map[string]string{"k": "v"})
-	if b.OutputFields["k"] != "v" {
+	if v, _ := b.OutputFields.Get("k"); v != alert.StringValue("v") {
 		t.Errorf("nil output_fields: %v", b.OutputFields)
 	}
 	c := &alert.Alert{}

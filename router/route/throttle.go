@@ -111,12 +111,12 @@ func (t *throttle) hash(a *alert.Alert) uint64 {
 			h = mix(h, uint64(len(a.Tags)))
 			continue
 		case keyField:
-			v, ok := a.OutputFields[k.field]
+			v, ok := a.OutputFields.Get(k.field)
 			if !ok {
 				h = mix(h, 0x5a5a) // absent differs from any present value
 				continue
 			}
-			s = alert.FieldString(v)
+			s = v.String()
 		}
 		h = mix(h, maphash.String(t.seed, s))
 	}

@@ -191,7 +191,7 @@ func TestRecentAlertsSurviveBufferReuse(t *testing.T) {
 	}
 	a := rep.Alerts[0].Alert
 	if a.Rule != "first rule" || a.Output != "first output" || a.Source != "syscall" || a.Hostname != "node-1" ||
-		a.UUID != "00000000-0000-4000-8000-0000000000aa" || fmt.Sprint(a.OutputFields) != "map[proc.name:cat user.uid:0]" {
+		a.UUID != "00000000-0000-4000-8000-0000000000aa" || fmt.Sprint(a.OutputFields.Map()) != "map[proc.name:cat user.uid:0]" {
 		t.Errorf("recorded alert changed: %+v", a)
 	}
 }

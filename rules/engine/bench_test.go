@@ -332,3 +332,28 @@ func TestFieldReadsPerEvent(t *testing.T) {
 		float64(total)/float64(n), float64(reads["openat"])/float64(count["openat"]),
 		float64(reads["execve"])/float64(count["execve"]), float64(reads["connect"])/float64(count["connect"]))
 }
+
+// BenchmarkAlertOfficial formats the alert of an official rule's match:
+// the output text and its output_fields.
+func BenchmarkAlertOfficial(b *testing.B) {
+	e := loadOfficial(b)
+	ev := synthetic.New(e.Registry(), fields.NewEventTypeTable(), "openat").
+		Set("evt.is_open_read", true).Set("fd.typechar", "f").Set("fd.num", 3).
+		Set("fd.name", "/etc/shadow").Set("proc.name", "cat").Set("proc.exepath", "/usr/bin/cat").
+		Set("proc.pname", "bash").Set("proc.cmdline", "cat /etc/shadow").Set("proc.tty", 34816).
+		Set("proc.aname", []string{"bash", "sshd", "systemd"}).
+		Set("user.name", "root").Set("user.uid", 0).Set("user.loginuid", 1000).
+		Set("container.id", "host").Set("evt.rawtime", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano())
+	r := e.EvalFirst(ev)
+	if r == nil {
+		b.Fatal("no rule matched")
+	}
+	meta := AlertMeta{Hostname: "node-1"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if a := e.Alert(r, ev, meta); len(a.OutputFields) == 0 {
+			b.Fatal("no output_fields")
+		}
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // outputFormat is a compiled output string: literal text and fields in turn.
 type outputFormat struct {
 	parts []outPart
-	// keys of output_fields, in order of first appearance
+	// output_fields' sources, each name once, sorted by name: the order of
+	// the alert's Fields
 	fields []*source
 }
 
@@ -75,7 +77,7 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 		if paren {
 			if k >= len(format) || format[k] != ')' {
 				cc.errorf(posAt(start), "output: missing ')' after %%(%s", name)
-				return of
+				return of.done()
 			}
 			k++
 		}
@@ -124,6 +126,13 @@ func compileOutput(cc *condCompiler, format string, m *loader.TextMap, rulePos c
 	if lit.Len() > 0 {
 		of.parts = append(of.parts, outPart{lit: lit.String()})
 	}
+	return of.done()
+}
+
+// done sorts the output_fields sources by name, once per rule, so that
+// Alert builds sorted Fields without sorting them per alert.
+func (of *outputFormat) done() *outputFormat {
+	slices.SortFunc(of.fields, func(a, b *source) int { return strings.Compare(a.name, b.name) })
 	return of
 }
 
@@ -173,7 +182,7 @@ func (e *Engine) Alert(r *Rule, ev fields.Event, meta AlertMeta) *alert.Alert {
 	b.WriteString(": ")
 	b.WriteString(r.Priority.String())
 	b.WriteByte(' ')
-	ofields := map[string]any{}
+	ofields := alert.Fields{} // {}, not null, when the rule has no output
 	if r.out != nil {
 		for _, p := range r.out.parts {
 			if p.src == nil {
@@ -186,8 +195,9 @@ func (e *Engine) Alert(r *Rule, ev fields.Event, meta AlertMeta) *alert.Alert {
 			}
 			b.WriteString(s)
 		}
-		for _, src := range r.out.fields {
-			ofields[src.name] = fc.value(src)
+		ofields = make(alert.Fields, len(r.out.fields))
+		for i, src := range r.out.fields {
+			ofields[i] = alert.Field{Key: src.name, Value: fc.value(src)}
 		}
 	}
 	a := &alert.Alert{
@@ -243,37 +253,38 @@ func (fc *formatCtx) text(src *source) (string, bool) {
 	return fc.derived(src)
 }
 
-// value returns an output_fields value with its JSON type.
-func (fc *formatCtx) value(src *source) any {
+// value returns an output_fields value with its JSON type: a string, a
+// number, a boolean, or null when the event has no value.
+func (fc *formatCtx) value(src *source) alert.Value {
 	ev := fc.ev
 	switch {
 	case src.typ.IsString():
 		// Events may return views of reused buffers; output_fields
 		// outlive the event, so they get their own copy.
 		if s, ok := fc.text(src); ok {
-			return strings.Clone(s)
+			return alert.StringValue(strings.Clone(s))
 		}
 	case src.typ.IsNumeric():
 		for k := 0; k < maxValues; k++ {
 			v, ok, more := src.intAt(ev, k)
 			if ok {
 				if src.typ.IsUnsigned() {
-					return uint64(v)
+					return alert.UintValue(uint64(v))
 				}
-				return v
+				return alert.IntValue(v)
 			}
 			if !more {
 				break
 			}
 		}
 		if src.kind == srcField && src.id == fields.EvtRawtime {
-			return uint64(fc.t.UnixNano())
+			return alert.UintValue(uint64(fc.t.UnixNano()))
 		}
 	case src.typ == fields.TypeBool:
 		for k := 0; k < maxValues; k++ {
 			v, ok, more := src.boolAt(ev, k)
 			if ok {
-				return v
+				return alert.BoolValue(v)
 			}
 			if !more {
 				break
@@ -281,8 +292,8 @@ func (fc *formatCtx) value(src *source) any {
 		}
 	default:
 		if s, ok := src.firstString(ev); ok {
-			return strings.Clone(s)
+			return alert.StringValue(strings.Clone(s))
 		}
 	}
-	return nil
+	return alert.NullValue()
 }

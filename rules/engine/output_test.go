@@ -33,6 +33,9 @@ const outputRules = `
 func golden(t *testing.T, name string, a *alert.Alert) {
 	t.Helper()
 	a.UUID = "" // random
+	if !a.OutputFields.IsSorted() {
+		t.Errorf("output_fields not sorted by key: %v", a.OutputFields)
+	}
 	got, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +85,15 @@ func TestOutputForms(t *testing.T) {
 		t.Error("alert has no uuid")
 	}
 	golden(t, "forms", a)
+}
+
+func TestOutputNoFormat(t *testing.T) {
+	e := &Engine{reg: fields.NewRegistry()}
+	ev := synthetic.New(e.Registry(), fields.NewEventTypeTable(), "openat")
+	a := e.Alert(&Rule{Name: "r"}, ev, AlertMeta{Time: alertTime})
+	if b, err := json.Marshal(a.OutputFields); err != nil || string(b) != "{}" {
+		t.Errorf("output_fields = %s, %v; want {}", b, err)
+	}
 }
 
 func TestOutputOfficialRule(t *testing.T) {

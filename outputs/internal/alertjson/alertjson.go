@@ -5,8 +5,6 @@
 package alertjson
 
 import (
-	"encoding/json"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -24,10 +22,9 @@ type Options struct {
 	Timestamp bool
 }
 
-// Encoder reuses its scratch space between alerts; not safe for concurrent use.
+// Encoder encodes alerts with its Options.
 type Encoder struct {
 	Options
-	fields []Field
 }
 
 // Append appends the JSON document of a to dst.
@@ -56,9 +53,7 @@ func (e *Encoder) Append(dst []byte, a *alert.Alert) ([]byte, error) {
 	dst = append(dst, `,"output":`...)
 	dst = AppendString(dst, a.Output)
 	dst = append(dst, `,"output_fields":`...)
-	if dst, err = e.appendFields(dst, a.OutputFields); err != nil {
-		return dst, err
-	}
+	dst = appendFields(dst, a.OutputFields, e.FlattenFields)
 	if a.Source != "" {
 		dst = append(dst, `,"source":`...)
 		dst = AppendString(dst, a.Source)
@@ -86,29 +81,37 @@ func appendTime(dst []byte, t time.Time) []byte {
 	return append(dst, '"')
 }
 
-func (e *Encoder) appendFields(dst []byte, m map[string]any) ([]byte, error) {
-	if m == nil {
-		return append(dst, "null"...), nil
+// AppendFields appends output_fields as encoding/json writes them: null for
+// nil Fields, else an object with sorted keys. Fields from the decoders are
+// already sorted, so this walks them once, with no sort and no allocation.
+func AppendFields(dst []byte, f alert.Fields) []byte {
+	return appendFields(dst, f, false)
+}
+
+func appendFields(dst []byte, f alert.Fields, flatten bool) []byte {
+	if f == nil {
+		return append(dst, "null"...)
 	}
-	e.fields = SortedFields(e.fields[:0], m)
-	defer clear(e.fields) // the values are not the encoder's to keep alive
 	dst = append(dst, '{')
-	for i, f := range e.fields {
+	for i, e := range f.Sorted() {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if e.FlattenFields {
-			dst = appendFlatKey(dst, f.Key)
+		if flatten {
+			dst = appendFlatKey(dst, e.Key)
 		} else {
-			dst = AppendString(dst, f.Key)
+			dst = AppendString(dst, e.Key)
 		}
 		dst = append(dst, ':')
-		var err error
-		if dst, err = appendValue(dst, f.Value); err != nil {
-			return dst, err
+		if e.Value.Kind() == alert.KindString {
+			dst = AppendString(dst, e.Value.String())
+		} else {
+			// Numbers as written, true/false, null, and arrays and objects
+			// in encoding/json's compact form: the bytes it would write.
+			dst = append(dst, e.Value.JSONText()...)
 		}
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}')
 }
 
 func appendFlatKey(dst []byte, k string) []byte {
@@ -120,37 +123,6 @@ func appendFlatKey(dst []byte, k string) []byte {
 		}
 	}
 	return dst
-}
-
-func appendValue(dst []byte, v any) ([]byte, error) {
-	switch t := v.(type) {
-	case nil:
-		return append(dst, "null"...), nil
-	case string:
-		return AppendString(dst, t), nil
-	case json.Number:
-		if t == "" {
-			return append(dst, '0'), nil // what encoding/json writes
-		}
-		if !json.Valid([]byte(t)) {
-			return AppendString(dst, string(t)), nil
-		}
-		return append(dst, t...), nil
-	case bool:
-		return strconv.AppendBool(dst, t), nil
-	case int:
-		return strconv.AppendInt(dst, int64(t), 10), nil
-	case int64:
-		return strconv.AppendInt(dst, t, 10), nil
-	case uint64:
-		return strconv.AppendUint(dst, t, 10), nil
-	default:
-		b, err := json.Marshal(t)
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, b...), nil
-	}
 }
 
 const hexDigits = "0123456789abcdef"
