@@ -107,32 +107,18 @@ func ValueOf(v any) (Value, error) {
 		return BoolValue(t), nil
 	case json.Number:
 		return NumberValue(string(t))
-	case int:
-		return IntValue(int64(t)), nil
-	case int8:
-		return IntValue(int64(t)), nil
-	case int16:
-		return IntValue(int64(t)), nil
-	case int32:
-		return IntValue(int64(t)), nil
-	case int64:
-		return IntValue(t), nil
-	case uint:
-		return UintValue(uint64(t)), nil
-	case uint8:
-		return UintValue(uint64(t)), nil
-	case uint16:
-		return UintValue(uint64(t)), nil
-	case uint32:
-		return UintValue(uint64(t)), nil
-	case uint64:
-		return UintValue(t), nil
 	case float64:
 		return FloatValue(t)
 	case float32:
 		return FloatValue(float64(t))
 	case json.RawMessage:
 		return valueFromJSON(t)
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return IntValue(rv.Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return UintValue(rv.Uint()), nil
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -419,19 +405,14 @@ func isJSONNumber(s string) bool {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
+		i = skipDigits(s, i)
 	default:
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
-		i++
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if j := skipDigits(s, i+1); j > i+1 {
+			i = j
+		} else {
 			return false
 		}
 	}
@@ -440,13 +421,18 @@ func isJSONNumber(s string) bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if j := skipDigits(s, i); j > i {
+			i = j
+		} else {
 			return false
 		}
 	}
 	return i == len(s)
+}
+
+func skipDigits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

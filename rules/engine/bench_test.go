@@ -337,13 +337,7 @@ func TestFieldReadsPerEvent(t *testing.T) {
 // the output text and its output_fields.
 func BenchmarkAlertOfficial(b *testing.B) {
 	e := loadOfficial(b)
-	ev := synthetic.New(e.Registry(), fields.NewEventTypeTable(), "openat").
-		Set("evt.is_open_read", true).Set("fd.typechar", "f").Set("fd.num", 3).
-		Set("fd.name", "/etc/shadow").Set("proc.name", "cat").Set("proc.exepath", "/usr/bin/cat").
-		Set("proc.pname", "bash").Set("proc.cmdline", "cat /etc/shadow").Set("proc.tty", 34816).
-		Set("proc.aname", []string{"bash", "sshd", "systemd"}).
-		Set("user.name", "root").Set("user.uid", 0).Set("user.loginuid", 1000).
-		Set("container.id", "host").Set("evt.rawtime", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano())
+	ev := shadowRead(e, time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
 	r := e.EvalFirst(ev)
 	if r == nil {
 		b.Fatal("no rule matched")

@@ -96,15 +96,21 @@ func TestOutputNoFormat(t *testing.T) {
 	}
 }
 
-func TestOutputOfficialRule(t *testing.T) {
-	e := loadOfficial(t)
-	ev := synthetic.New(e.Registry(), fields.NewEventTypeTable(), "openat").
+// shadowRead is cat reading /etc/shadow from a bash in a tty: an event that
+// "Read sensitive file untrusted" matches.
+func shadowRead(e *Engine, at time.Time) *synthetic.Event {
+	return synthetic.New(e.Registry(), fields.NewEventTypeTable(), "openat").
 		Set("evt.is_open_read", true).Set("fd.typechar", "f").Set("fd.num", 3).
 		Set("fd.name", "/etc/shadow").Set("proc.name", "cat").Set("proc.exepath", "/usr/bin/cat").
 		Set("proc.pname", "bash").Set("proc.cmdline", "cat /etc/shadow").Set("proc.tty", 34816).
 		Set("proc.aname", []string{"bash", "sshd", "systemd"}).
 		Set("user.name", "root").Set("user.uid", 0).Set("user.loginuid", 1000).
-		Set("container.id", "host").Set("evt.rawtime", alertTime.UnixNano())
+		Set("container.id", "host").Set("evt.rawtime", at.UnixNano())
+}
+
+func TestOutputOfficialRule(t *testing.T) {
+	e := loadOfficial(t)
+	ev := shadowRead(e, alertTime)
 	r := e.EvalFirst(ev)
 	if r == nil || r.Name != "Read sensitive file untrusted" {
 		t.Fatalf("first match = %v, want Read sensitive file untrusted", r)
