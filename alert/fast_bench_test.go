@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -55,4 +56,19 @@ func BenchmarkParseTime(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMarshal is json.Marshal of a decoded alert: what the agent sends
+// for each alert, and Loki's JSON lines.
+func BenchmarkMarshal(b *testing.B) {
+	a, err := Decode([]byte(loadgenAlert))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(a); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

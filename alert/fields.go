@@ -181,6 +181,14 @@ func (v Value) JSONText() string {
 	return v.text
 }
 
+// AppendJSON appends the value's JSON form, as encoding/json writes it.
+func (v Value) AppendJSON(dst []byte) []byte {
+	if v.kind == KindString {
+		return AppendJSONString(dst, v.text)
+	}
+	return append(dst, v.JSONText()...)
+}
+
 // Interface returns the value as encoding/json with UseNumber decodes it:
 // nil, string, json.Number, bool, or map[string]any / []any.
 func (v Value) Interface() any {
@@ -339,35 +347,30 @@ func MustFields(m map[string]any) Fields {
 	return f
 }
 
-// MarshalJSON writes the fields as a JSON object with sorted keys, as
-// encoding/json writes a map.
+// MarshalJSON writes the fields as a JSON object with sorted keys, the
+// bytes encoding/json writes for a map.
 func (f Fields) MarshalJSON() ([]byte, error) {
+	return f.AppendJSON(make([]byte, 0, 48*len(f)+2)), nil
+}
+
+// AppendJSON appends what MarshalJSON returns.
+func (f Fields) AppendJSON(dst []byte) []byte { return f.AppendJSONKeys(dst, AppendJSONString) }
+
+// AppendJSONKeys is AppendJSON with each key written by appendKey (which
+// must write a JSON string), for encoders that rename keys.
+func (f Fields) AppendJSONKeys(dst []byte, appendKey func(dst []byte, key string) []byte) []byte {
 	if f == nil {
-		return []byte("null"), nil
+		return append(dst, "null"...)
 	}
-	f = f.Sorted()
-	b := make([]byte, 0, 32*len(f)+2)
-	b = append(b, '{')
-	for i, e := range f {
+	dst = append(dst, '{')
+	for i, e := range f.Sorted() {
 		if i > 0 {
-			b = append(b, ',')
+			dst = append(dst, ',')
 		}
-		k, err := json.Marshal(e.Key)
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(b, k...), ':')
-		if e.Value.kind == KindString {
-			s, err := json.Marshal(e.Value.text)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, s...)
-		} else {
-			b = append(b, e.Value.JSONText()...)
-		}
+		dst = append(appendKey(dst, e.Key), ':')
+		dst = e.Value.AppendJSON(dst)
 	}
-	return append(b, '}'), nil
+	return append(dst, '}')
 }
 
 // UnmarshalJSON reads null or a JSON object.

@@ -24,6 +24,7 @@ import (
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
 	"github.com/lannerhq/lanner/outputs/httpout"
 	"github.com/lannerhq/lanner/outputs/internal/alertjson"
@@ -165,10 +166,10 @@ func (o *Output) bulkBody(batch []outputs.Message) ([]byte, []int, map[int]error
 		}
 		start := len(buf)
 		buf = append(buf, op...)
-		buf = alertjson.AppendString(buf, o.indexFor(m))
+		buf = alert.AppendJSONString(buf, o.indexFor(m))
 		if m.Alert.UUID != "" {
 			buf = append(buf, `,"_id":`...)
-			buf = alertjson.AppendString(buf, m.Alert.UUID)
+			buf = alert.AppendJSONString(buf, m.Alert.UUID)
 		}
 		buf = append(buf, "}}\n"...)
 		var err error

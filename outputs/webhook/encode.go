@@ -5,7 +5,6 @@ import (
 
 	"github.com/lannerhq/lanner/alert"
 	"github.com/lannerhq/lanner/outputs"
-	"github.com/lannerhq/lanner/outputs/internal/alertjson"
 )
 
 // appendFalcoJSON appends exactly the bytes outputs.FalcoJSON would produce
@@ -21,34 +20,34 @@ func appendFalcoJSON(dst []byte, a *alert.Alert) ([]byte, error) {
 	dst = append(dst, '{')
 	if a.UUID != "" {
 		dst = append(dst, `"uuid":`...)
-		dst = alertjson.AppendString(dst, a.UUID)
+		dst = alert.AppendJSONString(dst, a.UUID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"output":`...)
-	dst = alertjson.AppendString(dst, a.Output)
+	dst = alert.AppendJSONString(dst, a.Output)
 	dst = append(dst, `,"priority":`...)
-	dst = alertjson.AppendString(dst, a.Priority.String())
+	dst = alert.AppendJSONString(dst, a.Priority.String())
 	dst = append(dst, `,"rule":`...)
-	dst = alertjson.AppendString(dst, a.Rule)
+	dst = alert.AppendJSONString(dst, a.Rule)
 	dst = append(dst, `,"time":"`...)
 	dst = a.Time.AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","output_fields":`...)
-	dst = alertjson.AppendFields(dst, a.OutputFields)
+	dst = a.OutputFields.AppendJSON(dst)
 	dst = append(dst, `,"source":`...)
-	dst = alertjson.AppendString(dst, a.Source)
+	dst = alert.AppendJSONString(dst, a.Source)
 	if len(a.Tags) > 0 {
 		dst = append(dst, `,"tags":[`...)
 		for i, t := range a.Tags {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = alertjson.AppendString(dst, t)
+			dst = alert.AppendJSONString(dst, t)
 		}
 		dst = append(dst, ']')
 	}
 	if a.Hostname != "" {
 		dst = append(dst, `,"hostname":`...)
-		dst = alertjson.AppendString(dst, a.Hostname)
+		dst = alert.AppendJSONString(dst, a.Hostname)
 	}
 	return append(dst, '}'), nil
 }

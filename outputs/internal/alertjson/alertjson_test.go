@@ -46,7 +46,7 @@ func TestSameAsEncodingJSON(t *testing.T) {
 	}
 }
 
-// checkFieldsAsMap holds AppendFields to the bytes encoding/json wrote when
+// checkFieldsAsMap holds Fields.AppendJSON to the bytes encoding/json wrote when
 // output_fields was a map[string]any.
 func checkFieldsAsMap(t *testing.T, f alert.Fields) {
 	t.Helper()
@@ -54,7 +54,7 @@ func checkFieldsAsMap(t *testing.T, f alert.Fields) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := AppendFields(nil, f); !bytes.Equal(got, want) {
+	if got := f.AppendJSON(nil); !bytes.Equal(got, want) {
 		t.Errorf("output_fields:\n got %s\nwant %s", got, want)
 	}
 }
@@ -113,43 +113,6 @@ func FuzzAppend(f *testing.F) {
 		}
 		checkFieldsAsMap(t, a.OutputFields)
 	})
-}
-
-// FuzzAppendString holds AppendString to encoding/json on any string.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain ascii text, long enough", "0123456\"", "<>&\"\\\x00\x1f\x7f\x80",
-		"abcdefg\xff", "abcdefgh\u2028ijklmnop", "\u00e9t\u00e9 \u65e5\u672c", "\x1f\x20\x21\x22\x23\x24\x25\x26\x27"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := AppendString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
-		}
-	})
-}
-
-// Every byte value, alone and at several positions.
-func TestAppendStringEveryByte(t *testing.T) {
-	for b := range 256 {
-		for pos := range 11 {
-			in := []byte("abcdefghijk")
-			in[pos] = byte(b)
-			want, _ := json.Marshal(string(in))
-			if got := AppendString(nil, string(in)); !bytes.Equal(got, want) {
-				t.Fatalf("byte %#x at %d: got %s, want %s", b, pos, got, want)
-			}
-		}
-	}
-}
-
-func BenchmarkAppendString(b *testing.B) {
-	s := outputtest.Alert(1).Output
-	var buf []byte
-	b.SetBytes(int64(len(s)))
-	for b.Loop() {
-		buf = AppendString(buf[:0], s)
-	}
 }
 
 func BenchmarkAppend(b *testing.B) {
