@@ -52,6 +52,7 @@ type options struct {
 	hookConc    int
 	hookPipe    int
 	skip        string
+	routerEnv   []string // KEY=VALUE added to the router's environment
 	selfProfile string
 	procs       int
 }
@@ -79,6 +80,13 @@ func main() {
 	flag.StringVar(&o.selfProfile, "cpuprofile", "", "debug: write the load generator's own CPU profile to this file")
 	flag.StringVar(&o.skip, "skip", "", "comma-separated phases to skip (http,grpc,backlog)")
 	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator itself (0: Go's default); the router keeps its own")
+	flag.Func("router-env", "router: KEY=VALUE added to its environment (repeatable), e.g. GODEBUG=schedtrace=2147483647 (docs/router.md, \"Tuning\")", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.routerEnv = append(o.routerEnv, v)
+		return nil
+	})
 	flag.Parse()
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
@@ -132,6 +140,9 @@ func run(ctx context.Context, o options) error {
 
 	fmt.Printf("machine: %d CPUs, load average %s; webhook batch mode: %v; queue workers %d, batch %d, batch wait %s\n",
 		numCPU(), loadAvg(), o.hookBatch, o.concurrency, o.batchSize, o.batchWait)
+	if len(o.routerEnv) > 0 {
+		fmt.Printf("router environment adds: %s\n", strings.Join(o.routerEnv, " "))
+	}
 	// A previous run's dirty pages (gigabytes of queue files) would be
 	// written back during this one and compete with it: write them now.
 	syncStart := time.Now()
@@ -259,6 +270,9 @@ outputs:
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(o.routerEnv) > 0 {
+		cmd.Env = append(os.Environ(), o.routerEnv...)
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
