@@ -3,9 +3,11 @@ package alert
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -217,4 +219,59 @@ func fieldKeys(f Fields) []string {
 		out[i] = e.Key
 	}
 	return out
+}
+
+// Many unsorted keys take the merge sort; duplicates still resolve to the
+// last one, and the decoder sorts them the same way.
+func TestSortManyFields(t *testing.T) {
+	const n = 5000
+	var doc strings.Builder
+	doc.WriteString(`{"rule":"r","priority":"Warning","time":"2026-11-22T10:00:00Z","output_fields":{`)
+	var f Fields
+	for i := n; i > 0; i-- {
+		k := fmt.Sprintf("k%05d", i%(n/2)) // each key twice, descending
+		if i < n {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, "%q:%d", k, i)
+		f = append(f, Field{k, IntValue(int64(i))})
+	}
+	doc.WriteString("}}")
+	s := f.Sorted()
+	if len(s) != n/2 || !s.IsSorted() {
+		t.Fatalf("%d fields, sorted %v", len(s), s.IsSorted())
+	}
+	for _, e := range s {
+		if v, _ := f.Get(e.Key); v != e.Value {
+			t.Fatalf("%s = %v, Get says %v", e.Key, e.Value, v)
+		}
+	}
+	a, err := Decode([]byte(doc.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.OutputFields, s) {
+		t.Error("decoded fields differ from Sorted")
+	}
+}
+
+// BenchmarkDecodeUnsortedFields: an alert whose 20,000 output_fields keys
+// arrive in reverse order (an untrusted sender's worst case for sorting).
+func BenchmarkDecodeUnsortedFields(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString(`{"rule":"r","priority":"Warning","time":"2026-11-22T10:00:00Z","output_fields":{`)
+	for i := 20000; i > 0; i-- {
+		if i < 20000 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `"k%05d":%d`, i, i)
+	}
+	doc.WriteString("}}")
+	data := []byte(doc.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
