@@ -361,6 +361,32 @@ func (r *router) faults() int64 {
 	return minflt
 }
 
+// switches is the router's context switches so far, over all its threads:
+// on a paravirtualised VM each costs microseconds, and Go's scheduler (its
+// sysmon thread, threads parking and waking) can make many
+// (BENCHMARKS.md, "Session 11").
+func (r *router) switches() int64 {
+	dir := fmt.Sprintf("/proc/%d/task", r.cmd.Process.Pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "status"))
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
 func (r *router) stat() (cpu time.Duration, minflt int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
 	if err != nil {

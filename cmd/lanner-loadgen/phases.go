@@ -67,6 +67,7 @@ type result struct {
 	routerCPU   time.Duration // router CPU time (user+sys) spent in the phase
 	selfCPU     time.Duration // the loadgen's own (clients and sink), when measured
 	faults      int64         // router minor page faults in the phase
+	switches    int64         // router context switches (voluntary and not) in the phase
 	ingestRate  float64
 	deliverRate float64
 }
@@ -98,6 +99,7 @@ func (r result) print() {
 			r.routerCPU.Round(10*time.Millisecond), float64(r.routerCPU.Microseconds())/float64(r.ingested),
 			float64(r.ingested)/r.routerCPU.Seconds())
 		fmt.Printf("  router page faults %d (%.2f per alert)\n", r.faults, float64(r.faults)/float64(r.ingested))
+		fmt.Printf("  router context switches %d (%.2f per alert)\n", r.switches, float64(r.switches)/float64(r.ingested))
 	}
 	if r.selfCPU > 0 && r.ingested > 0 {
 		fmt.Printf("  loadgen CPU %s = %.1f µs per alert (clients and sink; total with the router %.1f µs)\n",
@@ -127,7 +129,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
+	cpu0, self0, flt0, sw0 := rt.cpu(), selfCPU(), rt.faults(), rt.switches()
 	start := time.Now()
 	counts, sendErr := runSenderLoops(ctx, rt.httpAddr, o.clients, o.loops, gen.appendAlert, start.Add(o.httpFor))
 	if sendErr != nil {
@@ -143,6 +145,7 @@ func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	res.routerCPU = rt.cpu() - cpu0
 	res.selfCPU = selfCPU() - self0
 	res.faults = rt.faults() - flt0
+	res.switches = rt.switches() - sw0
 	_, res.peakRSS = rt.memory()
 	return res, err
 }
@@ -288,7 +291,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
-	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
+	cpu0, self0, flt0, sw0 := rt.cpu(), selfCPU(), rt.faults(), rt.switches()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, 0, start.Add(o.grpcFor))
 	res.ingestDur = time.Since(start)
@@ -302,6 +305,7 @@ func phaseGRPC(ctx context.Context, rt *router, sk *sink, gen *generator, o opti
 	res.routerCPU = rt.cpu() - cpu0
 	res.selfCPU = selfCPU() - self0
 	res.faults = rt.faults() - flt0
+	res.switches = rt.switches() - sw0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("delivered while ingesting: %d alerts (%.0f/s)\n  ", deliveredMeanwhile, float64(deliveredMeanwhile)/res.ingestDur.Seconds()) +
 		fmt.Sprintf("router CPU while ingesting: %s = %.1f µs per alert ingested (%.0f alerts ingested per router CPU-second)",
@@ -316,7 +320,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	_ = sk.takeLatencies()
 	base := sk.unique()
 	sk.stalled.Store(true)
-	cpu0, self0, flt0 := rt.cpu(), selfCPU(), rt.faults()
+	cpu0, self0, flt0, sw0 := rt.cpu(), selfCPU(), rt.faults(), rt.switches()
 	start := time.Now()
 	acc, ref, err := grpcIngest(ctx, rt.grpcAddr, gen, o, int64(o.backlog), start.Add(o.drainFor))
 	res.ingestDur = time.Since(start)
@@ -334,6 +338,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	err = measureDelivery(ctx, sk, &res, base, recovered, o)
 	res.routerCPU = rt.cpu() - cpu0
 	res.faults = rt.faults() - flt0
+	res.switches = rt.switches() - sw0
 	_, res.peakRSS = rt.memory()
 	res.note = fmt.Sprintf("delivered/s is measured from the sink's recovery; latency includes the time spent stalled\n"+
 		"  router CPU while ingesting: %s = %.1f µs per alert ingested (%.2f cores busy); load generator %.1f µs per alert (%.2f cores)\n"+
