@@ -393,7 +393,7 @@ func (s HTTPSuite) testNetworkSecrets(t *testing.T) {
 }
 
 func (s HTTPSuite) testDownThenBack(t *testing.T, check func(testing.TB, DownThenBack)) {
-	addr := freeAddr(t)
+	addr, listen := downAddr(t)
 	out, logs := s.build(t, "http://"+addr)
 	rec := newRecorder()
 	rec.Respond(200, nil, s.OK)
@@ -406,9 +406,9 @@ func (s HTTPSuite) testDownThenBack(t *testing.T, check func(testing.TB, DownThe
 	check(t, DownThenBack{
 		Out: out,
 		Up: func() {
-			ln, err := net.Listen("tcp", addr)
+			ln, err := listen()
 			if err != nil {
-				t.Errorf("listen again on %s: %v", addr, err)
+				t.Errorf("listen on %s: %v", addr, err)
 				return
 			}
 			rec.Listener = ln
