@@ -233,6 +233,13 @@ func pebbleOptions(o Options, m *metrics, log *slog.Logger, rotated func()) *peb
 		// without it +2–9% alerts/s in 5 of 5 pairs, the same CPU per alert
 		// with 256 senders (BENCHMARKS.md, session 8).
 	}
+	// 64 KiB data blocks, not Pebble's 4 KiB: the queue reads its files in
+	// order, and a worker behind the ingest read each ~4 alerts' block with
+	// a pread and a snappy call of its own. With the larger blocks, gRPC
+	// ingest with delivery alongside measured +13–20% alerts/s and ~15%
+	// less CPU per alert (BENCHMARKS.md, session 12). The few point reads
+	// (a dead letter, the clean mark) read one block, at most 64 KiB.
+	po.Levels = []pebble.LevelOptions{{BlockSize: 64 << 10}}
 	po.EnsureDefaults()
 	return po
 }
