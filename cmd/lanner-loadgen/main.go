@@ -3,6 +3,7 @@
 // measures
 //
 //  1. single-alert HTTP ingest (Falco's http_output) with concurrent clients,
+//     once per sender count of the sweep (-clients),
 //  2. gRPC batch ingest,
 //  3. a stalled sink while a backlog is ingested (peak RSS), then recovery
 //     until the backlog is fully delivered.
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +39,7 @@ type options struct {
 	cpuProfile  string
 	keep        bool
 	httpFor     time.Duration
-	clients     int
+	clients     []int // phase 1's sweep of sender counts, ascending
 	loops       int
 	grpcFor     time.Duration
 	streams     int
@@ -62,7 +64,14 @@ func main() {
 	flag.StringVar(&o.routerBin, "router-bin", "", "lanner-router binary to run (default: go build ./cmd/lanner-router into a temp dir)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (router logs, data) for inspection")
 	flag.DurationVar(&o.httpFor, "http-duration", 10*time.Second, "phase 1: how long to POST single alerts")
-	flag.IntVar(&o.clients, "clients", 64, "phase 1: concurrent keep-alive HTTP clients")
+	o.clients = []int{64, 128, 256}
+	flag.Func("clients", "phase 1: concurrent keep-alive HTTP clients, or a comma-separated sweep of counts, each run in turn (default 64,128,256)", func(v string) error {
+		ns, err := parseCounts(v)
+		if err == nil {
+			o.clients = ns
+		}
+		return err
+	})
 	flag.IntVar(&o.loops, "client-loops", 2, "phase 1: pollers the clients are spread over, each on its own thread (independent senders answer in parallel, not one after another)")
 	flag.DurationVar(&o.grpcFor, "grpc-duration", 10*time.Second, "phase 2: how long to stream gRPC batches")
 	flag.IntVar(&o.streams, "streams", 4, "phase 2 and 3: concurrent gRPC streams")
@@ -157,38 +166,16 @@ func run(ctx context.Context, o options) error {
 	var results []result
 	gen := &generator{}
 
-	if !skip["http"] || !skip["grpc"] {
-		r, err := startRouter(ctx, bin, filepath.Join(tmp, "run1"), sk.url, o)
+	// Each measurement gets a fresh router on an empty data dir, so that
+	// none inherits another's files (a sweep's earlier runs left Pebble
+	// with flushes and compactions that cost phase 2 a fifth of its rate)
+	// and each VmHWM is its own.
+	measure := func(dir string, phase func(*router) (result, error)) error {
+		r, err := startRouter(ctx, bin, filepath.Join(tmp, dir), sk.url, o)
 		if err != nil {
 			return err
 		}
-		if !skip["http"] {
-			res, err := phaseHTTP(ctx, r, sk, gen, o)
-			if err != nil {
-				r.stop()
-				return err
-			}
-			results = append(results, res)
-		}
-		if !skip["grpc"] {
-			res, err := phaseGRPC(ctx, r, sk, gen, o)
-			if err != nil {
-				r.stop()
-				return err
-			}
-			results = append(results, res)
-		}
-		if err := r.stop(); err != nil {
-			return err
-		}
-	}
-	if !skip["backlog"] {
-		// A fresh router, so that its VmHWM is the backlog phase's own.
-		r, err := startRouter(ctx, bin, filepath.Join(tmp, "run2"), sk.url, o)
-		if err != nil {
-			return err
-		}
-		res, err := phaseBacklog(ctx, r, sk, gen, o)
+		res, err := phase(r)
 		if stopErr := r.stop(); err == nil {
 			err = stopErr
 		}
@@ -196,9 +183,48 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		results = append(results, res)
+		if !o.keep {
+			_ = os.RemoveAll(filepath.Join(tmp, dir))
+		}
+		syscall.Sync() // its dirty pages are written now, not during the next
+		return nil
+	}
+	if !skip["http"] {
+		for _, n := range o.clients {
+			if err := measure(fmt.Sprintf("http-%d", n), func(r *router) (result, error) {
+				return phaseHTTP(ctx, r, sk, gen, o, n)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if !skip["grpc"] {
+		if err := measure("grpc", func(r *router) (result, error) { return phaseGRPC(ctx, r, sk, gen, o) }); err != nil {
+			return err
+		}
+	}
+	if !skip["backlog"] {
+		if err := measure("backlog", func(r *router) (result, error) { return phaseBacklog(ctx, r, sk, gen, o) }); err != nil {
+			return err
+		}
 	}
 	printSummary(results)
 	return nil
+}
+
+// parseCounts reads -clients: one count or a comma-separated list, each
+// 1..4096, returned ascending without repeats.
+func parseCounts(v string) ([]int, error) {
+	var ns []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return nil, fmt.Errorf("want sender counts from 1 to 4096, comma-separated; got %q", f)
+		}
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return slices.Compact(ns), nil
 }
 
 // router is the lanner-router subprocess.

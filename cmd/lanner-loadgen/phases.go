@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,7 @@ func (g *generator) appendAlert(b []byte) []byte {
 // result is one phase's numbers.
 type result struct {
 	name        string
+	senders     int // phase 1: concurrent clients
 	ingested    int64
 	ingestDur   time.Duration
 	delivered   int64
@@ -124,14 +126,14 @@ func measureDelivery(ctx context.Context, sk *sink, r *result, base int64, from 
 	return err
 }
 
-func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o options) (result, error) {
-	res := result{name: fmt.Sprintf("phase 1: HTTP POST / one alert per request, %d keep-alive clients, %s", o.clients, o.httpFor)}
+func phaseHTTP(ctx context.Context, rt *router, sk *sink, gen *generator, o options, clients int) (result, error) {
+	res := result{name: fmt.Sprintf("phase 1: HTTP POST / one alert per request, %d keep-alive clients, %s", clients, o.httpFor), senders: clients}
 	fmt.Printf("\nrunning %s ...\n", res.name)
 	_ = sk.takeLatencies()
 	base := sk.unique()
 	cpu0, self0, flt0, sw0 := rt.cpu(), selfCPU(), rt.faults(), rt.switches()
 	start := time.Now()
-	counts, sendErr := runSenderLoops(ctx, rt.httpAddr, o.clients, o.loops, gen.appendAlert, start.Add(o.httpFor))
+	counts, sendErr := runSenderLoops(ctx, rt.httpAddr, clients, o.loops, gen.appendAlert, start.Add(o.httpFor))
 	if sendErr != nil {
 		return res, sendErr
 	}
@@ -354,11 +356,42 @@ func printSummary(rs []result) {
 	for _, r := range rs {
 		r.print()
 	}
+	sweep := httpSweep(rs)
+	if len(sweep) > 1 {
+		fmt.Println("\n== phase 1 sweep: single-alert HTTP by sender count")
+		fmt.Printf("  %7s %12s %12s %20s %18s\n", "senders", "ingested/s", "delivered/s", "answered p50 / p99", "router µs/alert")
+		for _, r := range sweep {
+			cpu := float64(r.routerCPU.Microseconds()) / float64(max(r.ingested, 1))
+			fmt.Printf("  %7d %12.0f %12.0f %9s / %-8s %18.1f\n", r.senders, r.ingestRate, r.deliverRate,
+				r.ack50.Round(10*time.Microsecond), r.ack99.Round(10*time.Microsecond), cpu)
+		}
+	}
 	fmt.Println("\n== targets")
+	if len(sweep) > 0 {
+		// The target is a capacity: each sender waits for its answer, so
+		// a rate is bounded by senders / round trip, and the round trip
+		// holds a disk flush. The sweep's best rate is the capacity; the
+		// others show where latency, not the router, set the rate.
+		best := sweep[0]
+		for _, r := range sweep[1:] {
+			if r.drainedAll && r.deliverRate > best.deliverRate {
+				best = r
+			}
+		}
+		got := fmt.Sprintf("%.0f/s with %d senders", best.deliverRate, best.senders)
+		if len(sweep) > 1 {
+			var others []string
+			for _, r := range sweep {
+				if r.senders != best.senders {
+					others = append(others, fmt.Sprintf("%d: %.0f/s", r.senders, r.deliverRate))
+				}
+			}
+			got += " (" + strings.Join(others, ", ") + ")"
+		}
+		verdict(">= 25,000 alerts/s delivered with single-alert HTTP ingest", best.deliverRate >= 25000 && best.drainedAll, got)
+	}
 	for _, r := range rs {
 		switch {
-		case bytes.HasPrefix([]byte(r.name), []byte("phase 1")):
-			verdict(">= 25,000 alerts/s delivered with single-alert HTTP ingest", r.deliverRate >= 25000 && r.drainedAll, fmt.Sprintf("%.0f/s", r.deliverRate))
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 2")):
 			verdict(">= 150,000 alerts/s ingested over gRPC batches, delivery alongside", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 3")):
@@ -369,6 +402,17 @@ func printSummary(rs []result) {
 			verdict("backlog fully delivered after recovery", r.drainedAll, fmt.Sprintf("%d of %d", r.delivered, r.ingested))
 		}
 	}
+}
+
+// httpSweep returns the phase-1 results, one per sender count.
+func httpSweep(rs []result) []result {
+	var out []result
+	for _, r := range rs {
+		if r.senders > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func verdict(what string, ok bool, got string) {
