@@ -208,7 +208,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	printSummary(results)
+	printSummary(results, o.hookBatch)
 	return nil
 }
 

@@ -352,7 +352,7 @@ func phaseBacklog(ctx context.Context, rt *router, sk *sink, gen *generator, o o
 	return res, err
 }
 
-func printSummary(rs []result) {
+func printSummary(rs []result, hookBatch bool) {
 	for _, r := range rs {
 		r.print()
 	}
@@ -392,6 +392,12 @@ func printSummary(rs []result) {
 	}
 	for _, r := range rs {
 		switch {
+		case bytes.HasPrefix([]byte(r.name), []byte("phase 2")) && hookBatch:
+			// Batch delivery keeps pace with the ingest, so the two share
+			// the cores at the same rate: a different workload from the
+			// one the target is judged on (one request per alert).
+			fmt.Printf("  %-4s %-62s got %.0f/s, delivering %.0f/s alongside\n", "INFO",
+				"gRPC ingest with batch delivery alongside (target judged without -webhook-batch)", r.ingestRate, r.deliverRate)
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 2")):
 			verdict(">= 150,000 alerts/s ingested over gRPC batches, delivery alongside", r.ingestRate >= 150000, fmt.Sprintf("%.0f/s", r.ingestRate))
 		case bytes.HasPrefix([]byte(r.name), []byte("phase 3")):
