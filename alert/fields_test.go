@@ -221,8 +221,8 @@ func fieldKeys(f Fields) []string {
 	return out
 }
 
-// Many unsorted keys take the merge sort; duplicates still resolve to the
-// last one, and the decoder sorts them the same way.
+// Many unsorted keys take the sort of positions; duplicates still resolve
+// to the last one, and the decoder sorts them the same way.
 func TestSortManyFields(t *testing.T) {
 	const n = 5000
 	var doc strings.Builder

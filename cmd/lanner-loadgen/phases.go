@@ -379,13 +379,13 @@ func printSummary(rs []result, hookBatch bool) {
 			}
 		}
 		got := fmt.Sprintf("%.0f/s with %d senders", best.deliverRate, best.senders)
-		if len(sweep) > 1 {
-			var others []string
-			for _, r := range sweep {
-				if r.senders != best.senders {
-					others = append(others, fmt.Sprintf("%d: %.0f/s", r.senders, r.deliverRate))
-				}
+		var others []string
+		for _, r := range sweep {
+			if r.senders != best.senders {
+				others = append(others, fmt.Sprintf("%d: %.0f/s", r.senders, r.deliverRate))
 			}
+		}
+		if len(others) > 0 {
 			got += " (" + strings.Join(others, ", ") + ")"
 		}
 		verdict(">= 25,000 alerts/s delivered with single-alert HTTP ingest", best.deliverRate >= 25000 && best.drainedAll, got)

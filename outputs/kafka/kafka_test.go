@@ -10,13 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lannerhq/lanner/alert"
@@ -405,7 +403,7 @@ func TestSASL(t *testing.T) {
 // TestBrokerDownThenBack: Send fails retryably while no broker listens, then
 // succeeds on a new cluster at the same address, and nothing is lost.
 func TestBrokerDownThenBack(t *testing.T) {
-	port, listen := heldPort(t)
+	port, listen := outputtest.HeldPort(t)
 	c1 := newCluster(t, kfake.Ports(port), kfake.ListenFn(listen))
 	addr := c1.ListenAddrs()[0]
 	o := newOutput(t, Config{HostPort: addr, Topic: "flaky", RequiredAcks: "ALL", TopicCreation: true, Timeout: 2 * time.Second})
@@ -523,7 +521,7 @@ func TestConformance(t *testing.T) {
 		outputtest.AssertNoSecrets(t, []string{pass}, logs.String())
 	})
 	t.Run("down-then-back", func(t *testing.T) {
-		port, listen := heldPort(t)
+		port, listen := outputtest.HeldPort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		log, logs := outputtest.CaptureLogs()
 		o, err := New(Config{HostPort: addr, Topic: "conf", SASL: "SCRAM_SHA256", Username: "u", Password: pass, RequiredAcks: "ALL", TopicCreation: true, Timeout: 2 * time.Second}, outputs.Deps{Logger: log})
@@ -591,48 +589,6 @@ func TestClassify(t *testing.T) {
 	}
 	if !errors.Is(o.classify(context.DeadlineExceeded), context.DeadlineExceeded) {
 		t.Error("classify lost context.DeadlineExceeded")
-	}
-}
-
-// heldPort reserves a loopback port for a broker that goes down and comes
-// back: a socket bound to it with SO_REUSEPORT stays bound, never listening,
-// for the test's life, so connections are refused while no broker listens
-// and no other test's listener (none sets SO_REUSEPORT) can take the port
-// meanwhile, as one did when the port was merely closed and reopened.
-// listen (for kfake.ListenFn) gives each broker its own listener sharing it.
-func heldPort(t testing.TB) (port int, listen func(network, address string) (net.Listener, error)) {
-	t.Helper()
-	reusePort := func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Close(fd) })
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in4, ok := sa.(*unix.SockaddrInet4)
-	if !ok {
-		t.Fatalf("bound to %T", sa)
-	}
-	lc := net.ListenConfig{Control: reusePort}
-	return in4.Port, func(network, address string) (net.Listener, error) {
-		return lc.Listen(context.Background(), network, address)
 	}
 }
 
